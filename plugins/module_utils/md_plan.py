@@ -72,7 +72,8 @@ def _successors(shape, max_devices):
         edges.append(Edge('level5', Shape(5, n - 1, spares, False, pool + 1), 0, 1))
     if pool and level != 0:
         edges.append(Edge('spares', Shape(level, n, spares + pool, False, 0), pool, 0))
-    return edges
+    # No step may pass through an array below its level's minimum (a RAID6 of three).
+    return [e for e in edges if e.shape.devices - e.shape.parity_missing >= MIN_DEVICES[e.shape.level]]
 
 
 def _search(start, goal, max_devices):
@@ -164,8 +165,8 @@ def _realize(edges, state, md, target_devices, backup_file):
     return steps
 
 
-def _reachable_summary(reached, pool_size):
-    shapes = sorted(set((s.level, s.devices - (1 if s.parity_missing else 0)) for s in reached))
+def _reachable_summary(reached):
+    shapes = sorted(set((s.level, s.devices) for s in reached if not s.parity_missing))
     return ', '.join(_describe(level, n) for level, n in shapes)
 
 
@@ -208,7 +209,7 @@ def plan(state, md, level, raid_devices, devices, backup_file=None):
     if path is None:
         raise Refusal('mdadm cannot take %s %s to %s online with the devices given. From here it can reach: %s.'
                       % (md, _describe(state['level'], state['raid_devices']), _describe(level, raid_devices),
-                         _reachable_summary(reached, start.pool)))
+                         _reachable_summary(reached)))
     return _realize(path, state, md, devices, backup_file)
 
 

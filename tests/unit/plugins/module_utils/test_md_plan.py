@@ -167,3 +167,8 @@ def test_reshape_towards_something_else_is_refused():
     reshaping = state(5, 4, SWAP, reshaping=True, sync_action='reshape')
     message = reshape_heading_to_target(reshaping, 5, 3, SWAP[:3] + ['/dev/sde3'], '/dev/md0')
     assert 'already reshaping' in message
+
+
+def test_raid1_to_raid6_never_passes_through_a_raid6_of_three():
+    steps = plan(state(1, 2, ['/dev/a', '/dev/b']), '/dev/md9', 6, 4, ['/dev/a', '/dev/b', '/dev/c', '/dev/d'])
+    assert [(s['expect']['level'], s['expect']['raid_devices']) for s in steps] == [(5, 2), (5, 3), (6, 4)]

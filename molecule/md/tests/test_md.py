@@ -1,0 +1,102 @@
+"""Verify md_reshape on the lab microserver: targets reached, data intact, refusals change nothing."""
+
+import pytest
+from testinfra.modules.ansible import AnsibleException
+
+DISKS = ['vda', 'vdb', 'vdc', 'vdd']
+MIB = 1024 * 1024
+
+
+def sysfs(host, array, name):
+    return host.file('/sys/block/%s/md/%s' % (array, name)).content_string.strip()
+
+
+def size(host, array):
+    return int(host.file('/sys/block/%s/size' % array).content_string) * 512
+
+
+@pytest.mark.parametrize('array, level, raid_disks, min_size', [
+    ('md0', 'raid0', '4', 4 * 60 * MIB),    # four 64 MiB partitions striped
+    ('md1', 'raid10', '4', 180 * MIB),      # was a 96 MiB RAID1: now twice as large
+    ('md2', 'raid6', '4', 2 * 44 * MIB),
+    ('md3', 'raid10', '4', 2 * 44 * MIB),
+])
+def test_target_reached(host, array, level, raid_disks, min_size):
+    assert sysfs(host, array, 'level') == level
+    assert sysfs(host, array, 'raid_disks') == raid_disks
+    assert sysfs(host, array, 'degraded') == '0' or level == 'raid0'
+    assert sysfs(host, array, 'sync_action') in ('idle', '')
+    assert size(host, array) >= min_size
+
+
+@pytest.mark.parametrize('array, partition', [('md0', 3), ('md1', 2), ('md2', 4), ('md3', 5)])
+def test_every_partition_is_a_member(host, array, partition):
+    detail = host.check_output('mdadm --detail /dev/%s' % array)
+    for disk in DISKS:
+        assert '/dev/%s%d' % (disk, partition) in detail
+    assert 'spare' not in detail
+
+
+@pytest.mark.parametrize('array, mountpoint', [('md1', '/srv/boot'), ('md2', '/srv/md2'), ('md3', '/srv/md3')])
+def test_data_survived(host, array, mountpoint):
+    assert host.mount_point(mountpoint).exists
+    result = host.run('cd %s && sha256sum -c /root/checksums-%s' % (mountpoint, array))
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_swap_still_on(host):
+    assert '/dev/md0' in host.file('/proc/swaps').content_string
+
+
+def test_mdadm_conf_names_every_array(host):
+    conf = host.file('/etc/mdadm/mdadm.conf').content_string
+    for array in ('md0', 'md1', 'md2', 'md3'):
+        uuid = host.check_output("mdadm --detail --export /dev/%s | sed -n 's/^MD_UUID=//p'" % array)
+        assert conf.count('UUID=%s' % uuid) == 1
+
+
+def test_second_run_is_a_no_op(host):
+    result = host.ansible('fleet.linux.md_reshape',
+                          'device=/dev/md1 level=10 devices=/dev/vda2,/dev/vdb2,/dev/vdc2,/dev/vdd2',
+                          check=False, become=True)
+    assert result['changed'] is False
+    assert result['actions'] == []
+
+
+def details(host, arrays):
+    return dict((a, host.check_output('mdadm --detail /dev/%s' % a)) for a in arrays)
+
+
+def test_check_mode_plans_and_changes_nothing(host):
+    before = details(host, ['md5'])
+    result = host.ansible('fleet.linux.md_reshape', 'device=/dev/md5 level=5 devices=/dev/vdc6,/dev/vdd6',
+                          check=True, become=True)
+    assert result['changed'] is True
+    assert result['actions'] == ['%s --grow /dev/md5 --level=5' % result['steps'][0]['argv'][0]]
+    assert result['after']['level'] == 5
+    assert details(host, ['md5']) == before
+
+
+REFUSALS = [
+    ('device=/dev/md4 level=1 raid_devices=2 devices=/dev/vda6,/dev/vdc7', ['md4'], 'degraded'),
+    ('device=/dev/md99 level=1 devices=/dev/vda6,/dev/vdb6', [], 'is not an md array'),
+    ('device=/dev/md5 level=1 devices=/dev/vdc6,/dev/vdd6,/dev/vdz9', ['md5'], 'does not exist'),
+    ('device=/dev/md5 level=1 devices=/dev/vdc6,/dev/vdd6,/dev/vdd7', ['md5'], 'mounted on /srv/busy'),
+    ('device=/dev/md5 level=1 devices=/dev/vdc6,/dev/vdd6,/dev/vda4', ['md5', 'md2'], 'used by /dev/md2'),
+    ('device=/dev/md5 level=1 devices=/dev/vdc6,/dev/vdd6,/dev/vdc7', ['md5'], 'too small'),
+    ('device=/dev/md5 level=1 devices=/dev/vdc6,/dev/vdd6,/dev/vdb6', ['md5'], 'linux_raid_member signature'),
+    ('device=/dev/md5 level=5 devices=/dev/vdc6,/dev/vdd6 backup_file=/srv/md5/reshape.backup', ['md5'],
+     'backup_file /srv/md5/reshape.backup is on /dev/md5'),
+    ('device=/dev/md5 level=6 raid_devices=3 devices=/dev/vdc6,/dev/vdd6,/dev/vda6', ['md5'], 'at least 4'),
+    ('device=/dev/md3 level=1 devices=/dev/vda5,/dev/vdb5,/dev/vdc5,/dev/vdd5', ['md3'], 'cannot take'),
+    ('device=/dev/md1 level=10 devices=/dev/vda2,/dev/vdb2,/dev/vdc2', ['md1'], 'never removes'),
+]
+
+
+@pytest.mark.parametrize('args, arrays, message', REFUSALS, ids=[r[2] for r in REFUSALS])
+def test_refusal_changes_nothing(host, args, arrays, message):
+    before = details(host, arrays)
+    with pytest.raises(AnsibleException) as failure:
+        host.ansible('fleet.linux.md_reshape', args, check=False, become=True)
+    assert message in failure.value.result['msg']
+    assert details(host, arrays) == before
