@@ -1,0 +1,461 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: docker_ntpd
+short_description: Run ntpd in a locally built Docker container with only the capabilities it needs
+description:
+  - Builds an ntpd image from a Dockerfile on the managed node (base image chosen per
+    architecture, ntpd from the distribution's ntpsec or ntp package) and tags it per build
+    (C(IMAGE:ARCH-HASH)); the hash covers the build context, the base image id and the build
+    arguments, so the image is rebuilt only when the Dockerfile or the base image changed.
+  - Runs it as a container with C(--restart always), the ntpd arguments (C(-g -n) by default),
+    the ntp configuration mounted read-only at C(/etc/ntp.conf), the drift directory
+    C(/var/lib/ntp) on a volume so the measured drift survives restarts, and udp/123 published
+    (or the host network).
+  - The container drops every capability and gets back only the declared ones (SYS_TIME and
+    SYS_RESOURCE by default). It is never privileged; there is no option for it.
+  - Compares the existing container with the declared one (image id, capabilities, privileged,
+    restart policy, arguments, mounts, network mode, ports) and recreates it only on a difference.
+  - Talks to the Docker Engine API over its unix socket with Python's standard library: no
+    Docker SDK and no requests on the managed node.
+  - Refuses, before changing anything, a capability the daemon cannot grant (not in dockerd's
+    capability bounding set), a published port already taken, a missing base image that cannot
+    be pulled, and a daemon that does not answer.
+version_added: 0.1.0
+author:
+  - fleet.linux contributors
+options:
+  name:
+    description: Name of the container.
+    type: str
+    default: ntpd
+  state:
+    description:
+      - C(started) builds if needed, creates or recreates the container and runs it.
+      - C(stopped) does the same but leaves the container stopped.
+      - C(restarted) also restarts an unchanged running container (for example after its
+        configuration file changed).
+      - C(absent) removes the container; the image and the drift volume stay.
+    type: str
+    choices: [started, stopped, absent, restarted]
+    default: started
+  image:
+    description: Repository of the built image; the tag is C(ARCH-HASH) of the build.
+    type: str
+    default: fleet-linux/ntpd
+  build_context:
+    description:
+      - Directory on the managed node holding the Dockerfile (and anything it copies).
+      - Required unless I(state=absent).
+    type: path
+  dockerfile:
+    description: Path of the Dockerfile inside I(build_context).
+    type: str
+    default: Dockerfile
+  base_image:
+    description:
+      - Base image of the target architecture, passed to the Dockerfile as the build argument
+        C(BASE). It must be in the local engine or pullable.
+      - Required unless I(state=absent).
+    type: str
+  architecture:
+    description:
+      - Architecture named in the image tag. Defaults to dockerd's own architecture.
+    type: str
+    choices: [armhf, arm64, amd64]
+  pull_base:
+    description: Pull I(base_image) when the local engine does not have it.
+    type: bool
+    default: true
+  ntpd_args:
+    description: Arguments of ntpd (the image's entrypoint).
+    type: list
+    elements: str
+    default: ['-g', '-n']
+  capabilities:
+    description:
+      - The only capabilities the container gets (every other one is dropped). Names with or
+        without C(CAP_). C(ALL) is refused.
+      - Where the host withholds one (for example CAP_SYS_RESOURCE inside some containers),
+        the module refuses and names it; drop it from the list.
+    type: list
+    elements: str
+    default: [SYS_TIME, SYS_RESOURCE]
+  config_file:
+    description:
+      - ntp configuration file on the managed node, mounted read-only at C(/etc/ntp.conf).
+      - Required unless I(state=absent).
+    type: path
+  drift_volume:
+    description:
+      - Named volume (or absolute host directory) mounted at C(/var/lib/ntp) for the drift file.
+        Removing the container keeps it.
+    type: str
+    default: ntpd-drift
+  network_mode:
+    description:
+      - C(bridge) publishes I(published_ports); C(host) runs ntpd in the host's network
+        (I(published_ports) are then ignored, and C(NET_BIND_SERVICE) must be in I(capabilities)).
+    type: str
+    choices: [bridge, host]
+    default: bridge
+  published_ports:
+    description:
+      - Ports to publish as C([HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp|tcp]) (udp by default).
+        An empty list serves nobody but the container itself.
+    type: list
+    elements: str
+    default: ['123:123/udp']
+  docker_socket:
+    description: Path of dockerd's unix socket.
+    type: path
+    default: /var/run/docker.sock
+  stop_timeout:
+    description: Seconds ntpd gets to stop before it is killed.
+    type: int
+    default: 10
+  build_timeout:
+    description: Seconds an image build (apt-get inside the base image) may take.
+    type: int
+    default: 1800
+notes:
+  - Supports check mode and diff mode.
+  - The drift volume and the images are never removed by this module.
+seealso:
+  - name: ntpd in a Docker container (source notes)
+    description: The Time Server in a Container procedure this module automates.
+    link: https://github.com/fleet-linux/fleet.linux/blob/main/README.md
+'''
+
+EXAMPLES = r'''
+- name: Run ntpd in a container on a Raspberry Pi (armhf)
+  fleet.linux.docker_ntpd:
+    build_context: /var/lib/fleet-ntpd/build
+    base_image: arm32v7/debian:bookworm-slim
+    architecture: armhf
+    config_file: /etc/fleet-ntpd/ntp.conf
+
+- name: Host where CAP_SYS_RESOURCE is withheld (ntpd then cannot lock its memory)
+  fleet.linux.docker_ntpd:
+    build_context: /var/lib/fleet-ntpd/build
+    base_image: fleet-lab/debian:bookworm
+    pull_base: false
+    config_file: /etc/fleet-ntpd/ntp.conf
+    capabilities: [SYS_TIME]
+    published_ports: ['192.168.1.2:123:123/udp']
+
+- name: Restart ntpd after its configuration changed
+  fleet.linux.docker_ntpd:
+    build_context: /var/lib/fleet-ntpd/build
+    base_image: debian:bookworm-slim
+    config_file: /etc/fleet-ntpd/ntp.conf
+    state: restarted
+
+- name: Remove the container (image and drift volume stay)
+  fleet.linux.docker_ntpd:
+    name: ntpd
+    state: absent
+'''
+
+RETURN = r'''
+actions:
+  description: The planned (in check mode) or performed actions, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [build, recreate, start]
+differences:
+  description: Fields in which the existing container differed from the declared one.
+  returned: always
+  type: list
+  elements: str
+  sample: [image_id, capabilities]
+image:
+  description: The image reference (C(IMAGE:ARCH-HASH)) the container runs.
+  returned: unless state=absent
+  type: str
+  sample: fleet-linux/ntpd:armhf-3f1c2a9b7d10
+image_id:
+  description: Id of that image (null in check mode when it is still to be built).
+  returned: unless state=absent
+  type: str
+  sample: sha256:3c6dd1c0fb3a5d0c9f3c2a1b0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d
+build_hash:
+  description: Hash of the build inputs, stored in the image label C(fleet.linux.ntpd.build-hash).
+  returned: unless state=absent
+  type: str
+build_log:
+  description: Last lines of the docker build output.
+  returned: when an image was built
+  type: list
+  elements: str
+before:
+  description: The container before the task (null when there was none).
+  returned: always
+  type: dict
+  sample:
+    image_id: sha256:3c6d...
+    command: ['-g', '-n']
+    capabilities: [SYS_RESOURCE, SYS_TIME]
+    capabilities_dropped: [ALL]
+    privileged: false
+    restart_policy: always
+    network_mode: bridge
+    mounts: ['/etc/fleet-ntpd/ntp.conf:/etc/ntp.conf:ro', 'ntpd-drift:/var/lib/ntp']
+    ports: ['123:123/udp']
+    running: true
+    status: running
+after:
+  description: The container after the task (predicted in check mode; null when absent).
+  returned: always
+  type: dict
+'''
+
+import errno
+import os
+import socket
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
+    DockerClient, DockerError, context_files, context_tar)
+from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
+    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, build_hash, capabilities_from_mask, container_spec,
+    current_container, desired_container, differences, image_matches, image_tag, parse_port,
+    parse_status_mask, plan, refuse_ungrantable, translate_start_error)
+
+
+def dockerd_bounding_set():
+    """Capabilities dockerd may hand out: its CapBnd (this process's when its pid is unknown)."""
+    pid = (read_text('/var/run/docker.pid') or '').strip()
+    status = (read_text('/proc/%s/status' % pid) if pid.isdigit() else None) or read_text('/proc/self/status') or ''
+    mask = parse_status_mask(status)
+    return None if mask is None else capabilities_from_mask(mask)
+
+
+def refuse_taken_ports(desired, current):
+    """Refuse when a host port to publish is held by something other than this container."""
+    held = set(current['ports']) if current and current['running'] else set()
+    wanted = [parse_port(p) for p in desired['ports'] if p not in held]
+    if desired['network_mode'] == 'host' and not (current and current['running']
+                                                  and current['network_mode'] == 'host'):
+        wanted.append(('', 123, 123, 'udp'))
+    for host_ip, host_port, _container_port, proto in wanted:
+        family = socket.AF_INET6 if ':' in host_ip else socket.AF_INET
+        kind = socket.SOCK_DGRAM if proto == 'udp' else socket.SOCK_STREAM
+        probe = socket.socket(family, kind)
+        try:
+            probe.bind((host_ip or '0.0.0.0', host_port))
+        except (OSError, IOError) as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise Refusal(
+                    '%s port %d on %s is already taken by another process or container; stop it '
+                    '(a host ntpd or chronyd? see: ss -ulpn "sport = :%d"; docker ps) or publish '
+                    'on another address' % (proto, host_port, host_ip or 'every address',
+                                            host_port, host_port))
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise Refusal('published_ports: %s is not an address of this host' % host_ip)
+        finally:
+            probe.close()
+
+
+class NtpdContainer(object):
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.name = module.params['name']
+        self.client = DockerClient(module.params['docker_socket'])
+        self.result = {'changed': False, 'actions': [], 'differences': []}
+        self.bounding = None
+
+    def fail(self, msg, **extra):
+        self.module.fail_json(msg=msg, **dict(self.result, **extra))
+
+    def inputs(self):
+        """What the image build depends on; refuses missing files before anything else."""
+        params = self.params
+        context = params['build_context']
+        dockerfile = os.path.join(context, params['dockerfile'])
+        if not os.path.isfile(dockerfile):
+            raise Refusal('the Dockerfile %s does not exist on the managed node' % dockerfile)
+        if not os.path.isfile(params['config_file']):
+            raise Refusal('the ntp configuration %s does not exist on the managed node: it is '
+                          'mounted read-only into the container, write it first' % params['config_file'])
+        files = []
+        for relpath, path in context_files(context):
+            with open(path, 'rb') as handle:
+                files.append((relpath, handle.read()))
+        return files
+
+    def run(self):
+        params = self.params
+        state = params['state']
+        version = self.client.version()
+        current_inspect = self.client.inspect_container(self.name)
+        current = current_container(current_inspect)
+        self.result['before'] = current
+        if state == 'absent':
+            actions = plan(state, True, True, current, None)
+            return self.execute(actions, None, None, current)
+
+        files = self.inputs()
+        architecture = params['architecture'] or DOCKER_ARCHITECTURES.get(version.get('Arch'), version.get('Arch'))
+        base = self.client.inspect_image(params['base_image'])
+        buildargs = {'BASE': params['base_image']}
+        digest = build_hash(files, base['Id'], buildargs) if base else None
+        tag = image_tag(params['image'], architecture, digest or 'pending')
+        image = self.client.inspect_image(tag) if base else None
+        ready = image_matches(image, digest)
+        desired = desired_container(params, image['Id'] if ready else None)
+        self.bounding = dockerd_bounding_set()
+        if self.bounding is not None:
+            refuse_ungrantable(desired['capabilities'], self.bounding)
+        actions = plan(state, ready, base is not None, current, desired)
+        if current is not None:
+            self.result['differences'] = differences(current, desired)
+        if set(actions) & set(['create', 'recreate', 'start', 'restart']) and state != 'stopped':
+            refuse_taken_ports(desired, current)
+        if 'pull' in actions and not params['pull_base']:
+            raise Refusal('the base image %s is not in the local Docker engine and pull_base is false: '
+                          'load it (docker load -i FILE) or build it (debootstrap + docker import)'
+                          % params['base_image'])
+        self.result.update(image=tag, image_id=desired['image_id'], build_hash=digest)
+        return self.execute(actions, desired, (tag, files, buildargs, architecture), current)
+
+    def execute(self, actions, desired, build, current):
+        params = self.params
+        self.result['actions'] = actions
+        self.result['changed'] = bool(actions)
+        if self.module.check_mode or not actions:
+            self.result['after'] = self.predicted(actions, desired, current)
+            return self.finish()
+        for action in actions:
+            if action == 'pull':
+                try:
+                    self.client.pull_image(params['base_image'])
+                except DockerError as exc:
+                    self.fail('the base image %s is not in the local Docker engine and cannot be pulled '
+                              '(%s): load it (docker load -i FILE) or build it locally (debootstrap + '
+                              'docker import) and run again' % (params['base_image'], exc))
+            elif action == 'build':
+                desired = self.build(desired, *build)
+            elif action == 'remove':
+                self.client.remove_container(self.name)
+            elif action == 'recreate':
+                if current['running']:
+                    self.client.stop_container(self.name, params['stop_timeout'])
+                self.client.remove_container(self.name)
+                self.client.create_container(self.name, container_spec(desired, desired['image_id']))
+            elif action == 'create':
+                self.client.create_container(self.name, container_spec(desired, desired['image_id']))
+            elif action == 'start':
+                self.start(desired)
+            elif action == 'stop':
+                self.client.stop_container(self.name, params['stop_timeout'])
+            elif action == 'restart':
+                self.client.restart_container(self.name, params['stop_timeout'])
+        self.result['after'] = current_container(self.client.inspect_container(self.name))
+        return self.finish()
+
+    def build(self, desired, tag, files, buildargs, architecture):
+        params = self.params
+        base = self.client.inspect_image(params['base_image'])
+        if base is None:
+            self.fail('the base image %s is still missing after the pull' % params['base_image'])
+        digest = build_hash(files, base['Id'], buildargs)
+        tag = image_tag(params['image'], architecture, digest)
+        labels = {BUILD_HASH_LABEL: digest, 'fleet.linux.ntpd.base-image': params['base_image'],
+                  'fleet.linux.ntpd.base-image-id': base['Id']}
+        try:
+            image_id, output = self.client.build_image(
+                context_tar(params['build_context']), tag, params['dockerfile'], buildargs, labels,
+                timeout=params['build_timeout'])
+        except DockerError as exc:
+            self.fail('building %s from %s failed: %s' % (tag, params['build_context'], exc))
+        self.result.update(image=tag, image_id=image_id, build_hash=digest, build_log=output[-30:])
+        return dict(desired, image_id=image_id)
+
+    def start(self, desired):
+        try:
+            self.client.start_container(self.name)
+        except DockerError as exc:
+            message = translate_start_error(str(exc), desired['capabilities'], self.bounding)
+            if message is None:
+                raise
+            if 'create' in self.result['actions'] or 'recreate' in self.result['actions']:
+                self.client.remove_container(self.name)
+            self.fail(message)
+
+    def predicted(self, actions, desired, current):
+        """The container view after ``actions`` (check mode and no-op runs)."""
+        if desired is None:
+            return None if 'remove' in actions else current
+        if current is None or set(actions) & set(['create', 'recreate']):
+            after = dict(desired, capabilities_dropped=['ALL'], running=False, status='created')
+        else:
+            after = dict(current)
+        if set(actions) & set(['start', 'restart']):
+            after.update(running=True, status='running')
+        elif 'stop' in actions:
+            after.update(running=False, status='exited')
+        return after
+
+    def finish(self):
+        if self.module._diff:
+            self.result['diff'] = {'before': render(self.result.get('before')),
+                                   'after': render(self.result.get('after'))}
+        self.module.exit_json(**self.result)
+
+
+def render(view):
+    if not view:
+        return ''
+    return ''.join('%s: %s\n' % (key, view[key]) for key in sorted(view))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', default='ntpd'),
+            state=dict(type='str', default='started', choices=['started', 'stopped', 'absent', 'restarted']),
+            image=dict(type='str', default='fleet-linux/ntpd'),
+            build_context=dict(type='path'),
+            dockerfile=dict(type='str', default='Dockerfile'),
+            base_image=dict(type='str'),
+            architecture=dict(type='str', choices=['armhf', 'arm64', 'amd64']),
+            pull_base=dict(type='bool', default=True),
+            ntpd_args=dict(type='list', elements='str', default=['-g', '-n']),
+            capabilities=dict(type='list', elements='str', default=['SYS_TIME', 'SYS_RESOURCE']),
+            config_file=dict(type='path'),
+            drift_volume=dict(type='str', default='ntpd-drift'),
+            network_mode=dict(type='str', default='bridge', choices=['bridge', 'host']),
+            published_ports=dict(type='list', elements='str', default=['123:123/udp']),
+            docker_socket=dict(type='path', default='/var/run/docker.sock'),
+            stop_timeout=dict(type='int', default=10),
+            build_timeout=dict(type='int', default=1800),
+        ),
+        required_if=[
+            ('state', 'started', ['build_context', 'base_image', 'config_file']),
+            ('state', 'stopped', ['build_context', 'base_image', 'config_file']),
+            ('state', 'restarted', ['build_context', 'base_image', 'config_file']),
+        ],
+        supports_check_mode=True,
+    )
+    container = NtpdContainer(module)
+    try:
+        container.run()
+    except Refusal as exc:
+        container.fail(str(exc))
+    except DockerError as exc:
+        container.fail(str(exc))
+
+
+if __name__ == '__main__':
+    main()
