@@ -151,7 +151,8 @@ class DockerClient(object):
         if status != 200:
             raise DockerError(error_message(data) or 'HTTP %d' % status, status)
         events = parse_json_stream(data)
-        output = ''.join(e.get('stream', '') for e in events).splitlines()
+        output = [line for line in ''.join(e.get('stream', '') for e in events).splitlines()
+                  if line.strip() and not line.startswith((' ---> ', 'Removing intermediate container'))]
         failure = stream_error(events)
         if failure:
             raise DockerError('%s\n%s' % (failure, '\n'.join(output[-20:])))

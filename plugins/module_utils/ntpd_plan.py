@@ -89,12 +89,18 @@ def parse_port(spec):
         parts.insert(0, '')
     if len(parts) != 3 or proto not in ('udp', 'tcp') or not (parts[1].isdigit() and parts[2].isdigit()):
         raise Refusal('published_ports: %r is not [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp|tcp]' % spec)
-    host_ip = parts[0].strip('[]')
+    host_ip = parts[0]
+    if ':' in host_ip:
+        if not (host_ip.startswith('[') and host_ip.endswith(']')):
+            raise Refusal('published_ports: %r: write an IPv6 address in brackets, [::1]:123:123/udp' % spec)
+        host_ip = host_ip[1:-1]
     return ('' if host_ip == '0.0.0.0' else host_ip, int(parts[1]), int(parts[2]), proto)
 
 
 def port_text(port):
     host_ip, host_port, container_port, proto = port
+    if ':' in host_ip:
+        host_ip = '[%s]' % host_ip
     return '%s%d:%d/%s' % (host_ip + ':' if host_ip else '', host_port, container_port, proto)
 
 
