@@ -23,8 +23,8 @@ description:
     SYS_RESOURCE by default). It is never privileged; there is no option for it.
   - Compares the existing container with the declared one (image id, capabilities, privileged,
     restart policy, arguments, mounts, network mode, ports) and recreates it only on a difference.
-  - Talks to the Docker Engine API over its unix socket with Python's standard library: no
-    Docker SDK and no requests on the managed node.
+  - Talks to the Docker Engine API over its unix socket with Python's standard library (no
+    Docker SDK and no requests on the managed node).
   - Refuses, before changing anything, a capability the daemon cannot grant (not in dockerd's
     capability bounding set), a published port already taken, a missing base image that cannot
     be pulled, and a daemon that does not answer.
