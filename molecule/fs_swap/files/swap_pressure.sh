@@ -1,0 +1,50 @@
+#!/bin/bash
+# Usage: swap_pressure.sh start | stop
+# start: turns md0's swap off (so no other swap has room), makes a 128 MiB swap in a 192 MiB
+# loop file (so it needs a rebuild), pushes about 110 MiB of a process's memory into it (a
+# cgroup with memory.max=16M), then reserves huge pages until MemAvailable is about 56 MiB:
+# too little to take that swap back. Prints the loop device.
+# stop: undoes all of it and turns md0's swap on again with its priority.
+set -euo pipefail
+state=/root/fs_swap
+cgroup=/sys/fs/cgroup/fs_swap_hog
+case $1 in
+start)
+  swapoff /dev/md0
+  truncate -s 192M "$state/swap.img"
+  dev=$(losetup --show -f "$state/swap.img")
+  echo "$dev" >"$state/swap.loop"
+  mkswap -q -L pressure "$dev" 131072 >/dev/null
+  swapon "$dev"
+  mkdir -p "$cgroup"
+  echo 16M >"$cgroup/memory.max"
+  rm -f /run/fs_swap_hog.ready
+  (echo "$BASHPID" >"$cgroup/cgroup.procs"; exec python3 -c "
+import time
+hog = bytearray(128 * 2**20)
+for i in range(0, len(hog), 4096):
+    hog[i] = 1
+open('/run/fs_swap_hog.ready', 'w').close()
+time.sleep(3600)") </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 300); do [ -e /run/fs_swap_hog.ready ] && break; sleep 1; done
+  [ -e /run/fs_swap_hog.ready ] || { echo "the memory hog did not start" >&2; exit 1; }
+  available=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+  echo $(( (available - 56 * 1024) / 2048 )) >/proc/sys/vm/nr_hugepages
+  echo "$dev"
+  ;;
+stop)
+  echo 0 >/proc/sys/vm/nr_hugepages
+  if [ -d "$cgroup" ]; then
+    kill $(cat "$cgroup/cgroup.procs") 2>/dev/null || true
+    while [ -s "$cgroup/cgroup.procs" ]; do sleep 1; done
+    rmdir "$cgroup"
+  fi
+  if [ -f "$state/swap.loop" ]; then
+    dev=$(cat "$state/swap.loop")
+    swapoff "$dev" 2>/dev/null || true
+    losetup -d "$dev"
+    rm -f "$state/swap.loop" "$state/swap.img"
+  fi
+  grep -q '^/dev/md0 ' /proc/swaps || swapon -p 5 /dev/md0
+  ;;
+esac
