@@ -25,7 +25,7 @@ description:
     too small, a backup file on the array itself - and transitions mdadm cannot do online.
   - The array is reshaped, never shrunk; members are added, never removed.
 author:
-  - fleet.linux contributors
+  - fleet.linux contributors (@fleet-linux)
 options:
   device:
     description: The md array, for example C(/dev/md0) or C(/dev/md/boot).
@@ -328,7 +328,7 @@ def main():
         if blocked == 'wait' and not module.check_mode:
             if not p['wait']:
                 module.exit_json(msg='%s is busy (%s); run again to continue' % (array.path, state['sync_action']),
-                                 after=public_state(state), **dict(result, finished=False))
+                                 after=public_state(state), **result)
             if not array.wait_idle(deadline, p['poll_interval'], progress):
                 module.fail_json(msg='timed out waiting for %s to finish its %s' % (array.path, state['sync_action']),
                                  progress=progress, **result)

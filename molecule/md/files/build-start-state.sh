@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Builds the documented start state on the lab microserver's four data disks (vda..vdd):
 #   md1 = RAID1 of vdb2+vdc2 (like sdb2+sdc2), ext4 mounted on /srv/boot with known files;
 #   md0 = RAID0 of vda3+vdb3+vdc3, swap by UUID in fstab;
@@ -7,9 +7,8 @@
 #   md4 = RAID1 of vda6+vdb6 made degraded, md5 = RAID1 of vdc6+vdd6 with ext4 on /srv/md5,
 #   vda7..vdd7 too small to join anything, vdd7 mounted on /srv/busy.
 set -euo pipefail
-disks="vda vdb vdc vdd"
-for d in $disks; do
-  sfdisk --quiet --wipe always /dev/$d <<'TABLE'
+for d in vda vdb vdc vdd; do
+  sfdisk --quiet --wipe always "/dev/$d" <<'TABLE'
 label: gpt
 size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=bios_grub
 size=96MiB, type=A19D880F-05FC-4D3B-A006-743F0F84911E, name=boot
