@@ -70,7 +70,7 @@ def test_unprivileged_account_maps_its_subordinate_ids(host):
     """newuidmap/newgidmap work in the node: the base of an unprivileged LXC container."""
     subuid = next(line for line in host.file("/etc/subuid").content_string.splitlines()
                   if line.startswith("lxcowner:"))
-    _, first, count = subuid.split(":")
+    first, count = subuid.split(":")[1:]
     uid_map = host.check_output(
         "sudo -u lxcowner lxc-usernsexec -m b:0:%s:%s -- cat /proc/self/uid_map" % (first, count))
     assert uid_map.split() == ["0", first, count]
