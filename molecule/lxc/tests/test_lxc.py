@@ -1,0 +1,188 @@
+"""Two unprivileged containers, each bound to its own user and id range, on the lab Pi node.
+
+Tests connect as the admin account (fleetadmin) and use sudo, as the playbook did. Module calls
+go through testinfra's ansible runner, as a play with become would.
+"""
+
+import ipaddress
+
+import pytest
+from testinfra.modules.ansible import AnsibleException
+
+CONTAINERS = {"web": "lxc-web", "db": "lxc-db"}
+IMAGE = "/var/cache/fleet-lxc-image"
+BRIDGE = ipaddress.ip_network("10.0.3.0/24")
+GATEWAY = "10.0.3.1"
+
+
+def as_owner(host, name, command):
+    """Run an lxc tool as the container's owner, the way the module does (sudo -u OWNER -H)."""
+    with host.sudo():
+        return host.run("sudo -u %s -H %s" % (CONTAINERS[name], command))
+
+
+def attach(host, name, command):
+    """lxc-attach inside the owner's systemd user scope: on a unified cgroup hierarchy a process
+    can only be moved into the container's cgroup from within the owner's delegated subtree."""
+    uid = host.user(CONTAINERS[name]).uid
+    return as_owner(host, name, "env XDG_RUNTIME_DIR=/run/user/%d systemd-run --user --scope --quiet "
+                                "-- lxc-attach -n %s -- %s" % (uid, name, command))
+
+
+def subid_range(host, user):
+    with host.sudo():
+        lines = host.file("/etc/subuid").content_string.splitlines()
+    starts = [line.split(":") for line in lines if line.startswith(user + ":")]
+    assert len(starts) == 1, lines
+    return int(starts[0][1]), int(starts[0][2])
+
+
+def module(host, **args):
+    """The module with become, for real (not check mode); returns the result or the failure."""
+    argstr = " ".join("%s=%s" % (key, value) for key, value in args.items())
+    try:
+        return host.ansible("fleet.linux.lxc_unpriv_container", argstr, check=False, become=True)
+    except AnsibleException as failure:
+        return dict(failure.result, failed=True)
+
+
+def lxc_state(host, name):
+    return as_owner(host, name, "lxc-info -n %s -s -H" % name).stdout.strip()
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_container_running(host, name):
+    assert lxc_state(host, name) == "RUNNING"
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_attach_is_root_inside(host, name):
+    run = attach(host, name, "id -u")
+    assert run.rc == 0, run.stderr
+    assert run.stdout.strip() == "0"
+
+
+def test_ranges_disjoint_and_unprivileged(host):
+    ranges = [subid_range(host, user) for user in sorted(CONTAINERS.values())]
+    for start, count in ranges:
+        assert start >= 100000 and count == 65536
+    (a, a_count), (b, b_count) = ranges
+    assert a + a_count <= b or b + b_count <= a, ranges
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_processes_run_as_uids_of_own_range(host, name):
+    start, count = subid_range(host, CONTAINERS[name])
+    pid = int(as_owner(host, name, "lxc-info -n %s -p -H" % name).stdout)
+    with host.sudo():
+        pidns = host.check_output("readlink /proc/%d/ns/pid" % pid)
+        table = host.check_output("ps -e -o pidns=,uid=,comm=")
+    inode = pidns.split("[")[1].rstrip("]")
+    uids = [int(fields.split()[1]) for fields in table.splitlines() if fields.split()[0] == inode]
+    assert len(uids) >= 2, table  # init and its services
+    assert all(start <= uid < start + count for uid in uids), (uids, start)
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_file_of_container_root_belongs_to_mapped_uid(host, name):
+    start, _count = subid_range(host, CONTAINERS[name])
+    run = attach(host, name, "sh -c 'echo probe > /root/fleet-probe'")
+    assert run.rc == 0, run.stderr
+    path = "/home/%s/.local/share/lxc/%s/rootfs/root/fleet-probe" % (CONTAINERS[name], name)
+    with host.sudo():
+        probe = host.file(path)
+        assert probe.uid == start
+        assert probe.gid == start
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINERS))
+def test_address_on_bridge_and_gateway_reachable(host, name):
+    addresses = as_owner(host, name, "lxc-info -n %s -i -H" % name).stdout.split()
+    assert any(ipaddress.ip_address(a) in BRIDGE for a in addresses), addresses
+    ping = attach(host, name, "ping -c 1 -W 5 %s" % GATEWAY)
+    assert ping.rc == 0, ping.stdout + ping.stderr
+
+
+def test_autostart_and_lingering(host):
+    for name, user in CONTAINERS.items():
+        with host.sudo():
+            config = host.file("/home/%s/.local/share/lxc/%s/config" % (user, name)).content_string
+            assert host.file("/var/lib/systemd/linger/%s" % user).exists
+            assert host.file("/home/%s/.config/systemd/user/default.target.wants/lxc-autostart.service"
+                             % user).is_symlink
+        assert "lxc.start.auto = 1" in config.splitlines()
+
+
+@pytest.mark.parametrize("state, lxc", [("stopped", "STOPPED"), ("frozen", "FROZEN"),
+                                        ("started", "RUNNING"), ("frozen", "FROZEN"),
+                                        ("stopped", "STOPPED"), ("started", "RUNNING")])
+def test_transition(host, state, lxc):
+    args = dict(name="db", owner="lxc-db", state=state,
+                metadata=IMAGE + "/meta.tar.xz", rootfs=IMAGE + "/rootfs.tar.xz")
+    first = module(host, **args)
+    assert not first.get("failed"), first.get("msg")
+    assert first["changed"] and first["state"] == state
+    assert lxc_state(host, "db") == lxc
+    again = module(host, **args)
+    assert not again["changed"] and again["actions"] == []
+
+
+def test_create_and_absent(host):
+    args = dict(name="scratch", owner="lxc-db", metadata=IMAGE + "/meta.tar.xz",
+                rootfs=IMAGE + "/rootfs.tar.xz")
+    created = module(host, state="started", **args)
+    assert created["changed"] and created["state"] == "started", created.get("msg")
+    assert created["uid_range"] == module(host, name="db", owner="lxc-db", state="started",
+                                          metadata=args["metadata"], rootfs=args["rootfs"])["uid_range"]
+    removed = module(host, state="absent", **args)
+    assert removed["changed"] and removed["state"] == "absent"
+    with host.sudo():
+        assert not host.file("/home/lxc-db/.local/share/lxc/scratch").exists
+    assert not module(host, state="absent", **args)["changed"]
+
+
+def refused(host, expected, **args):
+    args.setdefault("metadata", IMAGE + "/meta.tar.xz")
+    args.setdefault("rootfs", IMAGE + "/rootfs.tar.xz")
+    result = module(host, **args)
+    assert result.get("failed") and not result.get("changed"), result
+    assert expected in result["msg"], result["msg"]
+    return result
+
+
+def test_refuses_unknown_owner(host):
+    refused(host, "unknown owner 'nobody-here'", name="ghost", owner="nobody-here")
+
+
+def test_refuses_owner_without_subids(host):
+    result = refused(host, "has no subordinate uids: add", name="ghost", owner="lxc-nosubid")
+    assert "usermod --add-subuids" in result["msg"]
+    with host.sudo():
+        assert not host.file("/home/lxc-nosubid/.local/share/lxc/ghost").exists
+
+
+def test_refuses_overlapping_subids(host):
+    start, _count = subid_range(host, "lxc-web")
+    with host.sudo():
+        host.check_output("usermod --add-subuids %d-%d --add-subgids %d-%d lxc-nosubid"
+                          % (start + 10, start + 20, start + 10, start + 20))
+        try:
+            refused(host, "overlap another user's in /etc/subuid", name="ghost", owner="lxc-nosubid")
+        finally:
+            host.check_output("usermod --del-subuids %d-%d --del-subgids %d-%d lxc-nosubid"
+                              % (start + 10, start + 20, start + 10, start + 20))
+
+
+def test_refuses_missing_image(host):
+    refused(host, "image not found", name="ghost", owner="lxc-web", metadata="/nonexistent/meta.tar.xz")
+    with host.sudo():
+        assert not host.file("/home/lxc-web/.local/share/lxc/ghost").exists
+
+
+def test_refuses_invalid_name(host):
+    refused(host, "invalid container name", name="bad_name", owner="lxc-web")
+
+
+def test_refuses_container_of_another_user(host):
+    refused(host, "container web belongs to user lxc-web", name="web", owner="lxc-db")
+    assert lxc_state(host, "web") == "RUNNING"
