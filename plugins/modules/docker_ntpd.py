@@ -258,8 +258,7 @@ def refuse_taken_ports(desired, current):
                 raise Refusal(
                     '%s port %d on %s is already taken by another process or container; stop it '
                     '(a host ntpd or chronyd? see: ss -ulpn "sport = :%d"; docker ps) or publish '
-                    'on another address' % (proto, host_port, host_ip or 'every address',
-                                            host_port, host_port))
+                    'on another address' % (proto, host_port, host_ip or 'every address', host_port))
             if exc.errno == errno.EADDRNOTAVAIL:
                 raise Refusal('published_ports: %s is not an address of this host' % host_ip)
         finally:
