@@ -16,7 +16,7 @@ description:
   - The container's id map is taken from the owner's subordinate ids in C(/etc/subuid) and
     C(/etc/subgid), so its root is an unprivileged uid on the host.
   - Runs as root (become) and runs the LXC command-line tools as the owner through
-    C(sudo -u OWNER -H): sudo opens a PAM session, which on cgroup v1 or hybrid hosts
+    C(sudo -u OWNER -H). sudo opens a PAM session, which on cgroup v1 or hybrid hosts
     (with libpam-cgfs) hands the owner its own cgroups. On hosts booted with systemd,
     C(lxc-start) runs in a C(systemd-run --user --scope -p Delegate=yes) scope of the owner's
     systemd user manager, the delegated cgroup v2 subtree LXC needs; lingering is enabled
@@ -78,7 +78,7 @@ options:
         strings per key; each listed key is set to exactly these values.
       - Written into the creation configuration, so they apply from the first start; changes to an
         existing container are written to its config and take effect at its next start.
-      - C(lxc.idmap) is not accepted here: the id map always comes from the owner's subordinate ids.
+      - C(lxc.idmap) is not accepted here, the id map always comes from the owner's subordinate ids.
     type: dict
     default: {}
   autostart:
@@ -98,6 +98,10 @@ options:
 notes:
   - Needs C(lxc), C(uidmap) and C(sudo) on the host; C(systemd-run) and C(loginctl) on hosts booted with systemd.
   - Supports check mode. Returns the planned commands in RV(actions).
+  - To attach to a container on a unified cgroup hierarchy, run C(lxc-attach) the same way as
+    C(lxc-start), inside the owner's user scope, for example
+    C(sudo -u OWNER -H env XDG_RUNTIME_DIR=/run/user/UID systemd-run --user --scope --quiet -- lxc-attach -n NAME);
+    from outside the owner's delegated cgroup subtree the kernel refuses to move the process in.
 attributes:
   check_mode:
     support: full

@@ -37,13 +37,15 @@ def subid_range(host, user):
     return int(starts[0][1]), int(starts[0][2])
 
 
-def module(host, **args):
-    """The module with become, for real (not check mode); returns the result or the failure."""
+def module(host, check=False, **args):
+    """The module with become (for real unless check=True); returns the result, with failed=True
+    when it failed (ansible --tree, which testinfra reads, drops that key; a success has state)."""
     argstr = " ".join("%s=%s" % (key, value) for key, value in args.items())
     try:
-        return host.ansible("fleet.linux.lxc_unpriv_container", argstr, check=False, become=True)
+        result = host.ansible("fleet.linux.lxc_unpriv_container", argstr, check=check, become=True)
     except AnsibleException as failure:
-        return dict(failure.result, failed=True)
+        result = failure.result
+    return dict(result, failed=bool(result.get("failed")) or "state" not in result)
 
 
 def lxc_state(host, name):
@@ -125,6 +127,15 @@ def test_transition(host, state, lxc):
     assert lxc_state(host, "db") == lxc
     again = module(host, **args)
     assert not again["changed"] and again["actions"] == []
+
+
+def test_check_mode_plans_and_changes_nothing(host):
+    args = dict(name="web", owner="lxc-web", metadata=IMAGE + "/meta.tar.xz", rootfs=IMAGE + "/rootfs.tar.xz")
+    for state, kinds in (("stopped", ["stop"]), ("frozen", ["freeze"]), ("absent", ["stop", "destroy"])):
+        planned = module(host, check=True, state=state, **args)
+        assert planned["changed"] and [a["kind"] for a in planned["actions"]] == kinds, planned
+        assert lxc_state(host, "web") == "RUNNING"
+    assert not module(host, check=True, state="started", **args)["changed"]
 
 
 def test_create_and_absent(host):
