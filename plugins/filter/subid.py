@@ -10,7 +10,8 @@ DOCUMENTATION = r'''
 name: subid_range
 short_description: A user's subordinate id range, allocating a free one if it has none
 version_added: 1.0.0
-author: fleet.linux contributors
+author:
+  - fleet.linux contributors (@fleet-linux)
 description:
   - Given the texts of C(/etc/subuid) and C(/etc/subgid), returns the user's range that holds at least
     O(count) ids in both files, or the lowest free range (on a O(count) grid from 100000) that

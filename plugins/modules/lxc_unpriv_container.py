@@ -27,7 +27,8 @@ description:
     matches the owner's ranges.
   - The role P(fleet.linux.lxc_unprivileged#role) prepares owners, ranges, the bridge and its quota.
 version_added: 1.0.0
-author: fleet.linux contributors
+author:
+  - fleet.linux contributors (@fleet-linux)
 options:
   name:
     description: Container name; also its hostname, so one DNS label (letters, digits, inner hyphens).
@@ -104,8 +105,10 @@ notes:
     from outside the owner's delegated cgroup subtree the kernel refuses to move the process in.
 attributes:
   check_mode:
+    description: Plans and returns the commands without running them.
     support: full
   diff_mode:
+    description: Shows the container state before and after.
     support: full
 '''
 
