@@ -30,7 +30,7 @@ description:
     be pulled, and a daemon that does not answer.
 version_added: 0.1.0
 author:
-  - fleet.linux contributors
+  - fleet.linux contributors (@fleet-linux)
 options:
   name:
     description: Name of the container.

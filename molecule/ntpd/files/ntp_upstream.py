@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # Copyright: fleet.linux contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A minimal NTP server for tests: answers client requests with this machine's own clock.
 
-Usage: ntp_upstream.py ADDRESS [PORT]
+Usage: python3 ntp_upstream.py ADDRESS [PORT]
 
 It reports stratum 1 (reference id LOCL), so an ntpd under test selects it as its system
 peer, and because its time is the very clock that ntpd would discipline, the measured offset

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # Copyright: fleet.linux contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Asks an NTP server for the time once, as an SNTP client would (mode 3 request).
 
-Usage: sntp_query.py ADDRESS [TIMEOUT_SECONDS]
+Usage: python3 sntp_query.py ADDRESS [TIMEOUT_SECONDS]
 Prints "stratum=S leap=L refid=R offset=SECONDS" and exits 0, or prints "timeout" and exits 1.
 """
 import socket
