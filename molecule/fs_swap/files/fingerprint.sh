@@ -8,7 +8,7 @@ for dev in /dev/vdd2 /dev/vdd3 /dev/vdd4 /dev/vda2 /dev/md0 /dev/md1 /dev/vdc3 "
   echo "$dev $(blockdev --getsize64 "$dev") $(blkid -p -s TYPE -s UUID -s LABEL -o export "$dev" | sort | tr '\n' ' ')"
   case $(blkid -p -s TYPE -o value "$dev" || true) in
     ext*) dumpe2fs -h "$dev" 2>/dev/null | grep '^Block count' ;;
-    xfs) xfs_db -r -c 'sb 0' -c 'print dblocks' "$dev" ;;
+    xfs) xfs_info "$dev" | grep '^data' ;;  # the mounted filesystem's geometry, not a stale superblock
     swap) dd if="$dev" bs=4096 count=1 status=none | sha256sum ;;
   esac
 done
