@@ -25,7 +25,8 @@ description:
     the device is smaller than the filesystem (it never shrinks), and when an XFS or btrfs
     filesystem is not mounted (unless O(mount_temporarily=true)). A kernel refusal (for example
     a missing CAP_SYS_RESOURCE capability for an online ext4 resize) is reported with its cause.
-author: fleet.linux contributors
+author:
+  - fleet.linux contributors (@fleet-linux)
 options:
   device:
     description:

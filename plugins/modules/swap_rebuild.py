@@ -23,7 +23,8 @@ description:
     other active swaps can take back what this swap holds; otherwise refuses with the figures
     unless O(force=true).
   - Refuses, changing nothing, a device that holds anything other than swap, or nothing.
-author: fleet.linux contributors
+author:
+  - fleet.linux contributors (@fleet-linux)
 options:
   device:
     description:
@@ -194,11 +195,10 @@ class SwapRebuild(object):
             self.apply(actions, active)
             after = self.read_state()[4]
             if (after['uuid'], after['label']) != (before['uuid'], before['label']):
-                self.module.fail_json(
-                    msg='%s: the re-created swap has UUID %s and label %s instead of %s and %s; update '
-                        '/etc/fstab or run mkswap -U/-L by hand' % (self.device, after['uuid'], after['label'],
-                                                                 before['uuid'], before['label']),
-                    actions=self.done, before=before, after=after)
+                msg = ('%s: the re-created swap has UUID %s and label %s instead of %s and %s; update /etc/fstab '
+                       'or run mkswap -U/-L by hand'
+                       % (self.device, after['uuid'], after['label'], before['uuid'], before['label']))
+                self.module.fail_json(msg=msg, actions=self.done, before=before, after=after)
         else:
             after = dict(before, swap_size=before['spanning_size'] if actions else before['swap_size'],
                          page_size=self.page_size if actions else before['page_size'])
