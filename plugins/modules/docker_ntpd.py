@@ -127,7 +127,10 @@ options:
     default: 1800
 notes:
   - Supports check mode and diff mode.
-  - The drift volume and the images are never removed by this module.
+  - The drift volume and the images are never removed by this module; earlier builds stay
+    tagged C(IMAGE:ARCH-HASH) until removed with C(docker image rm).
+  - Build contexts are sent whole (no C(.dockerignore)); keep the directory to the Dockerfile
+    and what it copies.
 seealso:
   - name: ntpd in a Docker container (source notes)
     description: The Time Server in a Container procedure this module automates.
