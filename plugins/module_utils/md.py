@@ -144,7 +144,10 @@ def array_state(detail_export, sysfs, size_bytes):
     """
     new_devices, old_devices = parse_raid_disks(sysfs.get('raid_disks'))
     level = normalize_level(sysfs.get('level') or detail_export.get('level') or '')
-    members = detail_export['members']
+    # mdadm reports a failed member still in the array as a spare; the kernel knows better.
+    kernel_states = sysfs.get('member_states') or {}
+    members = [dict(m, role='faulty') if 'faulty' in kernel_states.get(m['device'], '') else m
+               for m in detail_export['members']]
     active = [m for m in members if m['role'] == 'active']
     reshape_position = sysfs.get('reshape_position')
     chunk = sysfs.get('chunk_size')
@@ -179,8 +182,16 @@ def parity_missing(state):
 
 
 def read_md_sysfs(name, sys_root='/sys'):
+    """Raw values of /sys/block/NAME/md/*, plus 'member_states': {'/dev/vdb2': 'in_sync', ...}."""
     base = os.path.join(sys_root, 'block', name, 'md')
-    return dict((f, read_text(os.path.join(base, f))) for f in MD_SYSFS_FILES)
+    values = dict((f, read_text(os.path.join(base, f))) for f in MD_SYSFS_FILES)
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        entries = []
+    values['member_states'] = dict(('/dev/' + e[4:], read_text(os.path.join(base, e, 'state'), ''))
+                                   for e in entries if e.startswith('dev-'))
+    return values
 
 
 def uuid_hex(uuid):

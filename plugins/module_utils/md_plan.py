@@ -150,9 +150,11 @@ def _realize(edges, state, md, target_devices, backup_file):
             argv = _mdadm_grow(md, backup_file, '--level=%d' % target_level, *extra)
             text = 'convert %s to %s' % (_describe(level, n), _describe(target_level, edge.shape.devices))
             if edge.releases:
-                # The kernel keeps the first members; those leaving may be re-added later.
+                # Seen on mdadm 4.2 / Linux 6.1: RAID1 -> RAID0 keeps the last member; those
+                # leaving are re-added later. (A prediction for check mode only: the module
+                # plans again from the real state after every step.)
                 kept = edge.shape.devices
-                ordered = sorted(members, key=lambda d: state['slots'].get(d, 99))
+                ordered = sorted(members, key=lambda d: state['slots'].get(d, 99), reverse=True)
                 released = ordered[kept:] + spares
                 members, spares = ordered[:kept], []
                 pool = sorted(pool + released)

@@ -44,9 +44,9 @@ PLANS = [
         state(1, 2, ['/dev/sdb2', '/dev/sdc2']), (10, 4, BOOT), '/root/md1.backup',
         ['mdadm --grow /dev/md9 --backup-file=/root/md1.backup --level=0',
          'mdadm --grow /dev/md9 --backup-file=/root/md1.backup --level=10 --raid-devices=4 '
-         '--add /dev/sda2 /dev/sdc2 /dev/sdd2',
+         '--add /dev/sda2 /dev/sdb2 /dev/sdd2',
          'mdadm --grow /dev/md9 --backup-file=/root/md1.backup --raid-devices=4'],
-        id='documented boot: raid1 2 -> raid0 1 -> raid10 2 + 2 spares -> raid10 4, dropped member re-added'),
+        id='documented boot (the exact commands of the source notes): raid1 2 -> raid0 1 -> raid10 2 + 2 spares -> raid10 4, dropped member re-added'),
     pytest.param(
         state(0, 1, ['/dev/sdc2']), (10, 4, BOOT), None,
         ['mdadm --grow /dev/md9 --level=10 --raid-devices=4 --add /dev/sda2 /dev/sdb2 /dev/sdd2',

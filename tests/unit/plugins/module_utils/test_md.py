@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""md parsers and the planner fed with real states captured on the lab microserver (tests/fixtures/md)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.fleet.linux.plugins.module_utils.md import (
+    array_state, mdadm_conf_with_array, normalize_level, parity_missing, parse_detail_export, parse_mdstat,
+    parse_raid_disks, parse_sync_completed, read_md_sysfs, uuid_hex)
+from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
+    blocking_condition, plan, reshape_heading_to_target)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md')
+SWAP = ['/dev/vda3', '/dev/vdb3', '/dev/vdc3', '/dev/vdd3']
+BOOT = ['/dev/vda2', '/dev/vdb2', '/dev/vdc2', '/dev/vdd2']
+
+
+def fixture(step, name):
+    with open(os.path.join(FIXTURES, step, name)) as handle:
+        return handle.read()
+
+
+def captured_state(step, array):
+    """The state md_reshape would read on the lab guest at that step."""
+    sys_root = os.path.join(FIXTURES, step, 'sys')
+    size = int(fixture(step, 'sys/block/%s/size' % array)) * 512
+    state = array_state(parse_detail_export(fixture(step, 'mdadm_detail_export')),
+                        read_md_sysfs(array, sys_root), size)
+    state['device'] = '/dev/' + array
+    return state
+
+
+STATES = [
+    # step, array, level, raid devices, members, spares, faulty, sync action, reshaping, degraded
+    ('01-raid0-3-clean', 'md0', 0, 3, SWAP[:3], [], [], 'idle', False, 0),
+    ('02-raid0-grow-add-reshaping', 'md0', 4, 5, SWAP, [], [], 'reshape', True, 1),
+    ('03-raid0-grow-add-reshaped', 'md0', 4, 5, SWAP, [], [], 'idle', False, 1),
+    ('04-raid4-to-raid0', 'md0', 0, 4, SWAP, [], [], 'idle', False, 0),
+    ('11-raid1-2-clean', 'md1', 1, 2, BOOT[1:3], [], [], 'idle', False, 0),
+    ('12-raid1-to-raid0', 'md1', 0, 1, ['/dev/vdc2'], [], [], 'idle', False, 0),
+    ('15-raid10-2-plus-2-spares', 'md1', 10, 2, ['/dev/vdc2', '/dev/vdd2'], BOOT[:2], [], 'idle', False, 0),
+    ('16-raid10-grow-4-reshaping', 'md1', 10, 4, BOOT, [], [], 'reshape', True, 0),
+    ('17-raid10-4-clean', 'md1', 10, 4, BOOT, [], [], 'idle', False, 0),
+    ('21-raid1-member-failed', 'md2', 1, 2, ['/dev/vda4'], [], ['/dev/vdb4'], 'idle', False, 1),
+    ('22-raid1-degraded', 'md2', 1, 2, ['/dev/vda4'], [], [], 'idle', False, 1),
+]
+
+
+@pytest.mark.parametrize('step, array, level, raid_devices, members, spares, faulty, action, reshaping, degraded',
+                         STATES, ids=[s[0] for s in STATES])
+def test_captured_state(step, array, level, raid_devices, members, spares, faulty, action, reshaping, degraded):
+    state = captured_state(step, array)
+    assert (state['level'], state['raid_devices']) == (level, raid_devices)
+    assert (state['members'], state['spares'], state['faulty']) == (members, spares, faulty)
+    assert (state['sync_action'], state['reshaping'], state['degraded']) == (action, reshaping, degraded)
+
+
+def test_grown_raid0_is_left_at_raid4_with_only_its_parity_missing():
+    assert parity_missing(captured_state('03-raid0-grow-add-reshaped', 'md0'))
+    assert not parity_missing(captured_state('22-raid1-degraded', 'md2'))
+
+
+def test_reshape_progress_and_previous_device_count():
+    state = captured_state('16-raid10-grow-4-reshaping', 'md1')
+    assert state['previous_raid_devices'] == 2
+    assert state['sync_completed'] == (48384, 129024)
+
+
+PLANS_FROM_CAPTURED = [
+    ('01-raid0-3-clean', 'md0', 0, 4, SWAP,
+     ['mdadm --grow /dev/md0 --raid-devices=4 --add /dev/vdd3', 'mdadm --grow /dev/md0 --level=0']),
+    ('03-raid0-grow-add-reshaped', 'md0', 0, 4, SWAP, ['mdadm --grow /dev/md0 --level=0']),
+    ('04-raid4-to-raid0', 'md0', 0, 4, SWAP, []),
+    ('11-raid1-2-clean', 'md1', 10, 4, BOOT,
+     ['mdadm --grow /dev/md1 --level=0',
+      'mdadm --grow /dev/md1 --level=10 --raid-devices=4 --add /dev/vda2 /dev/vdb2 /dev/vdd2',
+      'mdadm --grow /dev/md1 --raid-devices=4']),
+    ('12-raid1-to-raid0', 'md1', 10, 4, BOOT,
+     ['mdadm --grow /dev/md1 --level=10 --raid-devices=4 --add /dev/vda2 /dev/vdb2 /dev/vdd2',
+      'mdadm --grow /dev/md1 --raid-devices=4']),
+    ('15-raid10-2-plus-2-spares', 'md1', 10, 4, BOOT, ['mdadm --grow /dev/md1 --raid-devices=4']),
+    ('17-raid10-4-clean', 'md1', 10, 4, BOOT, []),
+]
+
+
+@pytest.mark.parametrize('step, array, level, raid_devices, devices, expected', PLANS_FROM_CAPTURED,
+                         ids=['%s -> raid%d' % (p[0], p[2]) for p in PLANS_FROM_CAPTURED])
+def test_plan_from_captured_state(step, array, level, raid_devices, devices, expected):
+    state = captured_state(step, array)
+    assert blocking_condition(state, level, raid_devices) is None
+    steps = plan(state, '/dev/' + array, level, raid_devices, devices)
+    assert [' '.join(s['argv']) for s in steps] == expected
+
+
+def test_captured_commands_are_the_ones_planned():
+    """The planner's commands are those that produced the next captured step."""
+    assert fixture('02-raid0-grow-add-reshaping', 'mdadm.command').split() == \
+        'mdadm --grow /dev/md0 --raid-devices=4 --add /dev/vdd3'.split()
+    assert fixture('12-raid1-to-raid0', 'mdadm.command').split()[:4] == \
+        'mdadm --grow /dev/md1 --level=0'.split()
+
+
+@pytest.mark.parametrize('step, array', [('02-raid0-grow-add-reshaping', 'md0'), ('16-raid10-grow-4-reshaping', 'md1')])
+def test_reshape_towards_the_target_is_waited_for(step, array):
+    state = captured_state(step, array)
+    devices = SWAP if array == 'md0' else BOOT
+    level = 0 if array == 'md0' else 10
+    assert blocking_condition(state, level, 4) == 'wait'
+    assert reshape_heading_to_target(state, level, 4, devices, '/dev/' + array) is None
+
+
+def test_reshape_towards_something_else_is_refused():
+    state = captured_state('16-raid10-grow-4-reshaping', 'md1')
+    assert 'already reshaping' in reshape_heading_to_target(state, 10, 2, BOOT[2:], '/dev/md1')
+
+
+@pytest.mark.parametrize('step, array, message', [
+    ('21-raid1-member-failed', 'md2', 'faulty members (/dev/vdb4)'),
+    ('22-raid1-degraded', 'md2', 'degraded (1 raid devices missing)'),
+])
+def test_captured_degraded_arrays_are_refused(step, array, message):
+    assert message in blocking_condition(captured_state(step, array), 1, 2)
+
+
+def test_parse_mdstat_mid_reshape():
+    arrays = parse_mdstat(fixture('02-raid0-grow-add-reshaping', 'proc_mdstat'))
+    md0 = arrays['md0']
+    assert md0['level'] == 'raid4'
+    assert md0['status'] == {'raid_devices': 5, 'active': 4, 'map': 'UUU__'}
+    assert md0['progress']['action'] == 'reshape'
+    assert md0['progress']['percent'] == 16.0
+    assert sorted(m['device'] for m in md0['members']) == ['vda3', 'vdb3', 'vdc3', 'vdd3']
+
+
+def test_parse_mdstat_spares():
+    md1 = parse_mdstat(fixture('15-raid10-2-plus-2-spares', 'proc_mdstat'))['md1']
+    assert sorted(m['device'] for m in md1['members'] if m['role'] == 'spare') == ['vda2', 'vdb2']
+
+
+@pytest.mark.parametrize('text, expected', [('4', (4, 4)), ('5 (4)', (5, 4)), ('', (None, None))])
+def test_parse_raid_disks(text, expected):
+    assert parse_raid_disks(text) == expected
+
+
+@pytest.mark.parametrize('text, expected', [('none', None), ('41984 / 126976', (41984, 126976))])
+def test_parse_sync_completed(text, expected):
+    assert parse_sync_completed(text) == expected
+
+
+@pytest.mark.parametrize('value, expected', [(0, 0), ('raid10', 10), ('RAID5', 5), ('mirror', 1), ('7', None)])
+def test_normalize_level(value, expected):
+    assert normalize_level(value) == expected
+
+
+def test_mdadm_conf_replaces_the_line_of_the_same_uuid_only():
+    scan = fixture('17-raid10-4-clean', 'mdadm_detail_scan').strip().splitlines()
+    md1_line = [line for line in scan if 'name=microserver:1' in line][0]
+    uuid = md1_line.split('UUID=')[1].split()[0]
+    stale = md1_line.replace('ARRAY /dev/md1', 'ARRAY /dev/md/old level=raid1 num-devices=2')
+    conf = 'HOMEHOST <system>\nARRAY /dev/md0 UUID=00000000:00000000:00000000:00000001\n%s\n' % stale
+    updated = mdadm_conf_with_array(conf, md1_line, uuid)
+    assert updated == 'HOMEHOST <system>\nARRAY /dev/md0 UUID=00000000:00000000:00000000:00000001\n%s\n' % md1_line
+    assert mdadm_conf_with_array(updated, md1_line, uuid) == updated
+    assert mdadm_conf_with_array('', md1_line, uuid) == md1_line + '\n'
+
+
+def test_uuid_hex_ignores_punctuation():
+    assert uuid_hex('b95b33c4:26ad8f39:950e870c:03a3e87c') == uuid_hex('b95b33c4-26ad-8f39-950e-870c03a3e87c')
