@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared by the lab/microserver scripts (sourced, not run).
 FLEET_CACHE=${FLEET_CACHE:-$HOME/.cache/fleet-linux}
 LAB_KEY="$FLEET_CACHE/lab_ssh_key"
