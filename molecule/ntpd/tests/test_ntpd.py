@@ -1,54 +1,8 @@
-"""ntpd_container on the lab Pi nodes: image, container, host time services, sync, refusals."""
+"""ntpd_container on the lab Pi nodes: image, container, host time services, sync, LAN service."""
 
-import json
-import os
-import subprocess
-
-import pytest
+from ntpd_helpers import CONFIG, CONTAINER, UPSTREAM, docker_json
 
 CAP_SYS_TIME = 25
-UPSTREAM = "10.123.0.1"
-CONTAINER = "ntpd"
-BUILD = "/var/lib/fleet-ntpd/build"
-CONFIG = "/etc/fleet-ntpd/ntp.conf"
-
-
-def docker_json(host, *args):
-    out = host.check_output("docker " + " ".join(args))
-    return json.loads(out)
-
-
-@pytest.fixture
-def inspect(host):
-    return docker_json(host, "container", "inspect", CONTAINER)[0]
-
-
-@pytest.fixture
-def node_ip(host):
-    return host.check_output("ip -4 -o route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'")
-
-
-def declared_ports(inspect):
-    return ["%s:123:123/udp" % inspect["HostConfig"]["PortBindings"]["123/udp"][0]["HostIp"]]
-
-
-def module(host, ports=None, **args):
-    """Runs fleet.linux.docker_ntpd on the node with the ansible CLI; returns (failed, result).
-
-    (testinfra's host.ansible cannot tell a failed module from a successful one with
-    ansible-core 2.19: its tree output has no "failed" key.)
-    """
-    base = {"build_context": BUILD, "config_file": CONFIG, "base_image": "fleet-lab/debian:bookworm",
-            "pull_base": False, "capabilities": ["SYS_TIME"], "published_ports": ports or []}
-    base.update(args)
-    check = ["--check"] if base.pop("_check", False) else []
-    cmd = ["ansible", host.backend.host, "-i", host.backend.ansible_inventory, "--become", "-o",
-           "-m", "fleet.linux.docker_ntpd", "-a", json.dumps(base)] + check
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                         env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
-    line = next(line for line in run.stdout.splitlines() if line.startswith(host.backend.host + " | "))
-    status, _sep, payload = line.split(" | ", 1)[1].partition(" => ")
-    return status.startswith("FAILED"), json.loads(payload)
 
 
 def test_image_built_locally_from_the_lab_base(host, inspect):
@@ -146,59 +100,3 @@ def test_refuses_remote_status_queries(host, node_ip, inspect):
     cmd = "docker run --rm --network host --entrypoint ntpq %s -c rv %s" % (inspect["Image"], node_ip)
     out = host.run(cmd)
     assert "timed out" in (out.stdout + out.stderr).lower()
-
-
-def test_refusal_sys_resource_cannot_be_granted(host, inspect):
-    failed, result = module(host, ports=declared_ports(inspect), capabilities=["SYS_TIME", "SYS_RESOURCE"])
-    assert failed
-    assert "capability CAP_SYS_RESOURCE cannot be granted" in result["msg"]
-    assert 'capabilities: ["SYS_TIME"]' in result["msg"]
-    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
-
-
-def test_refusal_port_123_taken(host, node_ip):
-    failed, result = module(host, name="ntpd-porttest", ports=["%s:123:123/udp" % node_ip])
-    assert failed
-    assert "udp port 123 on %s is already taken" % node_ip in result["msg"]
-    assert host.run("docker container inspect ntpd-porttest").rc != 0
-
-
-def test_refusal_base_image_missing_and_not_pullable(host, inspect):
-    images = host.check_output("docker images -q | sort")
-    failed, result = module(host, ports=declared_ports(inspect), base_image="fleet-lab/missing:none",
-                            pull_base=True)
-    assert failed
-    assert "fleet-lab/missing:none is not in the local Docker engine and cannot be pulled" in result["msg"]
-    assert host.check_output("docker images -q | sort") == images
-    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
-
-
-def test_refusal_docker_socket_missing(host):
-    failed, result = module(host, docker_socket="/run/fleet-missing/docker.sock")
-    assert failed
-    assert "does not exist: the Docker engine is not installed or dockerd is not running" in result["msg"]
-
-
-def test_refusal_dockerd_not_running(host):
-    host.check_output("python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); "
-                      "s.bind('/run/fleet-stale.sock'); s.close()\" || true")
-    failed, result = module(host, docker_socket="/run/fleet-stale.sock")
-    host.run("rm -f /run/fleet-stale.sock")
-    assert failed
-    assert "dockerd is not running: nothing listens on /run/fleet-stale.sock" in result["msg"]
-
-
-def test_check_mode_reports_a_recreate_and_changes_nothing(host, inspect):
-    failed, result = module(host, ports=declared_ports(inspect), ntpd_args=["-g", "-n", "-d"], _check=True)
-    assert not failed, result
-    assert result["changed"] is True
-    assert result["actions"] == ["recreate", "start"]
-    assert result["differences"] == ["command"]
-    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
-
-
-def test_declared_state_is_a_no_op(host, inspect):
-    failed, result = module(host, ports=declared_ports(inspect))
-    assert not failed, result
-    assert result["changed"] is False
-    assert result["actions"] == []

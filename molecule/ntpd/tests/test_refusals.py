@@ -1,0 +1,64 @@
+"""docker_ntpd's refusals on a lab Pi node: each with its message, and nothing changed.
+
+They exercise the module, not the node, so they run on one node only.
+"""
+
+from ntpd_helpers import CONTAINER, declared_ports, docker_json, module
+
+testinfra_hosts = ["ansible://fleet-ntpd-pi1"]
+
+
+def test_refusal_sys_resource_cannot_be_granted(host, inspect):
+    failed, result = module(host, ports=declared_ports(inspect), capabilities=["SYS_TIME", "SYS_RESOURCE"])
+    assert failed
+    assert "capability CAP_SYS_RESOURCE cannot be granted" in result["msg"]
+    assert 'capabilities: ["SYS_TIME"]' in result["msg"]
+    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
+
+
+def test_refusal_port_123_taken(host, node_ip):
+    failed, result = module(host, name="ntpd-porttest", ports=["%s:123:123/udp" % node_ip])
+    assert failed
+    assert "udp port 123 on %s is already taken" % node_ip in result["msg"]
+    assert host.run("docker container inspect ntpd-porttest").rc != 0
+
+
+def test_refusal_base_image_missing_and_not_pullable(host, inspect):
+    images = host.check_output("docker images -q | sort")
+    failed, result = module(host, ports=declared_ports(inspect), base_image="fleet-lab/missing:none",
+                            pull_base=True)
+    assert failed
+    assert "fleet-lab/missing:none is not in the local Docker engine and cannot be pulled" in result["msg"]
+    assert host.check_output("docker images -q | sort") == images
+    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
+
+
+def test_refusal_docker_socket_missing(host):
+    failed, result = module(host, docker_socket="/run/fleet-missing/docker.sock")
+    assert failed
+    assert "does not exist: the Docker engine is not installed or dockerd is not running" in result["msg"]
+
+
+def test_refusal_dockerd_not_running(host):
+    host.check_output("python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); "
+                      "s.bind('/run/fleet-stale.sock'); s.close()\" || true")
+    failed, result = module(host, docker_socket="/run/fleet-stale.sock")
+    host.run("rm -f /run/fleet-stale.sock")
+    assert failed
+    assert "dockerd is not running: nothing listens on /run/fleet-stale.sock" in result["msg"]
+
+
+def test_check_mode_reports_a_recreate_and_changes_nothing(host, inspect):
+    failed, result = module(host, ports=declared_ports(inspect), ntpd_args=["-g", "-n", "-d"], _check=True)
+    assert not failed, result
+    assert result["changed"] is True
+    assert result["actions"] == ["recreate", "start"]
+    assert result["differences"] == ["command"]
+    assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
+
+
+def test_declared_state_is_a_no_op(host, inspect):
+    failed, result = module(host, ports=declared_ports(inspect))
+    assert not failed, result
+    assert result["changed"] is False
+    assert result["actions"] == []
