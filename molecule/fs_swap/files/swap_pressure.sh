@@ -19,7 +19,8 @@ start)
   mkdir -p "$cgroup"
   echo 16M >"$cgroup/memory.max"
   rm -f /run/fs_swap_hog.ready
-  (echo "$BASHPID" >"$cgroup/cgroup.procs"; exec python3 -c "
+  # setsid: out of the SSH session's process group, or its hangup would kill the hog.
+  (echo "$BASHPID" >"$cgroup/cgroup.procs"; exec setsid python3 -c "
 import time
 hog = bytearray(128 * 2**20)
 for i in range(0, len(hog), 4096):
@@ -28,6 +29,8 @@ open('/run/fs_swap_hog.ready', 'w').close()
 time.sleep(3600)") </dev/null >/dev/null 2>&1 &
   for _ in $(seq 300); do [ -e /run/fs_swap_hog.ready ] && break; sleep 1; done
   [ -e /run/fs_swap_hog.ready ] || { echo "the memory hog did not start" >&2; exit 1; }
+  used=$(awk -v dev="$dev" '$1 == dev {print $4}' /proc/swaps)
+  [ "$used" -ge $((64 * 1024)) ] || { echo "only ${used} KiB went to $dev: no memory pressure" >&2; exit 1; }
   available=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
   echo $(( (available - 56 * 1024) / 2048 )) >/proc/sys/vm/nr_hugepages
   echo "$dev"
@@ -35,7 +38,7 @@ time.sleep(3600)") </dev/null >/dev/null 2>&1 &
 stop)
   echo 0 >/proc/sys/vm/nr_hugepages
   if [ -d "$cgroup" ]; then
-    kill $(cat "$cgroup/cgroup.procs") 2>/dev/null || true
+    xargs -r kill <"$cgroup/cgroup.procs" 2>/dev/null || true
     while [ -s "$cgroup/cgroup.procs" ]; do sleep 1; done
     rmdir "$cgroup"
   fi
