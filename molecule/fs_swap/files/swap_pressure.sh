@@ -1,23 +1,23 @@
 #!/bin/bash
 # Usage: swap_pressure.sh start | stop
-# start: turns md0's swap off (so no other swap has room), makes a 128 MiB swap in a 192 MiB
-# loop file (so it needs a rebuild), pushes about 110 MiB of a process's memory into it (a
-# cgroup with memory.max=16M), then reserves huge pages until MemAvailable is about 56 MiB:
-# too little to take that swap back. Prints the loop device.
-# stop: undoes all of it and turns md0's swap on again with its priority.
+# start: turns md0's swap off (so no other swap has room), makes a 128 MiB swap on the empty
+# 320 MiB partition vdd3 (so it needs a rebuild; a swap on a loop file is too slow to reclaim
+# into under TCG and the cgroup OOM-kills), pushes about 100 MiB of a process's memory into it
+# (a cgroup with memory.max=24M), then reserves huge pages until MemAvailable is about 56 MiB:
+# too little to take that swap back. Prints the swap device.
+# stop: undoes all of it (vdd3 empty again) and turns md0's swap on again with its priority.
 set -euo pipefail
 state=/root/fs_swap
 cgroup=/sys/fs/cgroup/fs_swap_hog
 case $1 in
 start)
   swapoff /dev/md0
-  truncate -s 192M "$state/swap.img"
-  dev=$(losetup --show -f "$state/swap.img")
-  echo "$dev" >"$state/swap.loop"
+  dev=/dev/vdd3
+  echo "$dev" >"$state/swap.pressure"
   mkswap -q -L pressure "$dev" 131072 >/dev/null
   swapon "$dev"
   mkdir -p "$cgroup"
-  echo 16M >"$cgroup/memory.max"
+  echo 24M >"$cgroup/memory.max"
   rm -f /run/fs_swap_hog.ready
   # setsid: out of the SSH session's process group, or its hangup would kill the hog.
   (echo "$BASHPID" >"$cgroup/cgroup.procs"; exec setsid python3 -c "
@@ -42,11 +42,11 @@ stop)
     while [ -s "$cgroup/cgroup.procs" ]; do sleep 1; done
     rmdir "$cgroup"
   fi
-  if [ -f "$state/swap.loop" ]; then
-    dev=$(cat "$state/swap.loop")
+  if [ -f "$state/swap.pressure" ]; then
+    dev=$(cat "$state/swap.pressure")
     swapoff "$dev" 2>/dev/null || true
-    losetup -d "$dev"
-    rm -f "$state/swap.loop" "$state/swap.img"
+    wipefs -q -a "$dev"
+    rm -f "$state/swap.pressure"
   fi
   grep -q '^/dev/md0 ' /proc/swaps || swapon -p 5 /dev/md0
   ;;
