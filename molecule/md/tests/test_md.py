@@ -1,6 +1,7 @@
 """Verify md_reshape on the lab microserver: targets reached, data intact, refusals change nothing."""
 
 import json
+import re
 
 import pytest
 
@@ -10,6 +11,12 @@ MIB = 1024 * 1024
 
 def sysfs(host, array, name):
     return host.file('/sys/block/%s/md/%s' % (array, name)).content_string.strip()
+
+
+def mdstat_block(mdstat, array):
+    """The lines of /proc/mdstat about one array (its header and the indented lines after it)."""
+    match = re.search(r'^%s : .*?(?=^\S|\Z)' % array, mdstat, re.M | re.S)
+    return match.group(0) if match else ''
 
 
 def size(host, array):
@@ -28,8 +35,8 @@ def test_target_reached(host, array, level, raid_disks, min_size):
     if level != 'raid0':  # RAID0 has neither redundancy to degrade nor a sync_action file
         assert sysfs(host, array, 'degraded') == '0'
         assert sysfs(host, array, 'sync_action') == 'idle'
-    mdstat = host.file('/proc/mdstat').content_string.split('\n\n')
-    block = [b for b in mdstat if b.lstrip().startswith(array + ' :')][0]
+    block = mdstat_block(host.file('/proc/mdstat').content_string, array)
+    assert block.startswith(array + ' : active')
     assert 'reshape' not in block and 'resync' not in block and 'recovery' not in block
     assert size(host, array) >= min_size
 
