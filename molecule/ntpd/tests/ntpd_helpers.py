@@ -33,7 +33,7 @@ def module(host, ports=None, **args):
     cmd = ["ansible", host.backend.host, "-i", host.backend.ansible_inventory, "--become", "-o",
            "-m", "fleet.linux.docker_ntpd", "-a", json.dumps(base)] + check
     run = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                         env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+                         env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0"))
     line = next(line for line in run.stdout.splitlines() if line.startswith(host.backend.host + " | "))
     status, _sep, payload = line.split(" | ", 1)[1].partition(" => ")
     return status.startswith("FAILED"), json.loads(payload)

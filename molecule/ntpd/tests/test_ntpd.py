@@ -100,3 +100,14 @@ def test_refuses_remote_status_queries(host, node_ip, inspect):
     cmd = "docker run --rm --network host --entrypoint ntpq %s -c rv %s" % (inspect["Image"], node_ip)
     out = host.run(cmd)
     assert "timed out" in (out.stdout + out.stderr).lower()
+
+
+def test_container_comes_back_after_the_engine_restarts(host, inspect):
+    pid_before = inspect["State"]["Pid"]
+    host.check_output("systemctl restart docker")
+    state = host.check_output(
+        "for i in $(seq 60); do s=$(docker inspect --format '{{.State.Running}} {{.State.Pid}}' %s 2>/dev/null)"
+        " && [ \"${s%% *}\" = true ] && break; sleep 1; done; echo $s" % CONTAINER)
+    running, pid = state.split()
+    assert running == "true"
+    assert int(pid) != pid_before  # a new ntpd, started by the restart policy
