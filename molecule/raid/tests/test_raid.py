@@ -90,6 +90,12 @@ def test_grub_on_every_disk(host, disk):
     assert core.strip('0') != ''
 
 
+def test_boot_array_started_degraded_at_boot(host):
+    # The role wants mdadm's last-resort timer for md1 at every boot (side_effect boots without a disk).
+    link = '/etc/systemd/system/sysinit.target.wants/mdadm-last-resort@md1.timer'
+    assert host.check_output('readlink %s' % link) == '/lib/systemd/system/mdadm-last-resort@.timer'
+
+
 def test_nothing_left_behind(host):
     assert not host.file('/root/md0-reshape.backup').exists
     assert not host.file('/root/md1-reshape.backup').exists
