@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Usage: fingerprint.sh [EXTRA_DEVICE...]
 # Prints what a refused request must leave unchanged: device sizes, blkid TYPE/UUID/LABEL,
 # filesystem sizes (ext block count, XFS data blocks, btrfs device sizes), swap headers and

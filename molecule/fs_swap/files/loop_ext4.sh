@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Mounts an ext4 on a loop device, then grows its backing file: an online grow to do.
 set -euo pipefail
 img=/root/fs_swap/ext4.img

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Builds the start state of the fs_swap scenario on the lab microserver (four 1 GiB disks), with
 # plain mdadm/sfdisk/mkfs commands, then grows the devices under the filesystems and the swap:
 #   md0   RAID0 of vda1 vdb1 vdc1 (64 MiB each), swap LABEL=swap, in fstab by UUID (pri=5),

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Usage: swap_pressure.sh start | stop
 # start: turns md0's swap off (so no other swap has room), makes a 128 MiB swap on the empty
 # 320 MiB partition vdd3 (so it needs a rebuild; a swap on a loop file is too slow to reclaim
