@@ -40,7 +40,9 @@ stop)
   if [ -d "$cgroup" ]; then
     xargs -r kill <"$cgroup/cgroup.procs" 2>/dev/null || true
     while [ -s "$cgroup/cgroup.procs" ]; do sleep 1; done
-    rmdir "$cgroup"
+    # the cgroup stays busy for a moment while the hog's swapped pages are freed
+    for _ in $(seq 60); do rmdir "$cgroup" 2>/dev/null && break; sleep 1; done
+    [ ! -d "$cgroup" ] || { echo "cannot remove $cgroup" >&2; exit 1; }
   fi
   if [ -f "$state/swap.pressure" ]; then
     dev=$(cat "$state/swap.pressure")
