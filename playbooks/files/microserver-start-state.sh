@@ -31,7 +31,7 @@ boot_uuid=$(blkid -s UUID -o value /dev/md1)
 # /boot: the guest's kernel and initrd, a minimal GRUB configuration and known files.
 mount /dev/md1 /mnt
 cp -a /boot/. /mnt/
-kernel=$(cd /boot && ls vmlinuz-* | sort -V | tail -n 1)
+kernel=$(find /boot -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sort -V | tail -n 1)
 mkdir -p /mnt/grub /mnt/data
 cat >/mnt/grub/grub.cfg <<CFG
 set timeout=0
@@ -67,7 +67,8 @@ extra=$(mktemp -d)
 mkdir -p "$extra/etc/mdadm"
 cp /etc/mdadm/mdadm.conf "$extra/etc/mdadm/"
 # The kernel looks for the next archive at a 4-byte boundary after the compressed one.
-head -c $(( (4 - $(stat -c %s "$initrd") % 4) % 4 )) /dev/zero >>"$initrd"
+padding=$(( (4 - $(stat -c %s "$initrd") % 4) % 4 ))
+head -c "$padding" /dev/zero >>"$initrd"
 (cd "$extra" && find etc | cpio -o -H newc --quiet) >>"$initrd"
 rm -rf "$extra"
 grub-install --target=i386-pc /dev/vdb 2>&1
