@@ -12,16 +12,12 @@ import os
 import socket
 import tarfile
 import threading
+from http.server import BaseHTTPRequestHandler
+from socketserver import UnixStreamServer
 
 import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils import docker_api as d
-
-try:
-    from http.server import BaseHTTPRequestHandler
-    from socketserver import UnixStreamServer
-except ImportError:  # pragma: no cover
-    pytest.skip('Python 3 only', allow_module_level=True)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'docker')
 
