@@ -235,6 +235,29 @@ def blocking_condition(state, target_level, target_devices):
     return None
 
 
+def resume_step(state, md):
+    """The step that resumes a reshape a restart interrupted, None if there is none; Refusal if read-only on purpose.
+
+    After a restart md assembles an array whose reshape is pending auto-read-only (read-auto), and
+    the kernel goes on with the reshape only once the array is writable. Until then Linux (seen on
+    6.1) reads the part of a RAID10 already reshaped at the members' old data offset with the new
+    layout: the array reads wrong (blkid finds no filesystem) although its data is intact on the
+    members. Making it writable resumes the reshape, and reads are right again at once.
+    """
+    if not state['reshaping'] or state['array_state'] not in ('read-auto', 'readonly'):
+        return None
+    if state['array_state'] == 'readonly':
+        raise Refusal('%s was made read-only with a reshape pending: the kernel goes on with the reshape only on a '
+                      'writable array, and until then a RAID10 reads wrong data from its part already reshaped. '
+                      'Do not write to it, fsck or mkfs it; make it writable when you want the reshape to go on '
+                      '(mdadm --readwrite %s) and run again.' % (md, md))
+    return {
+        'argv': ['mdadm', '--readwrite', md],
+        'description': 'resume the reshape a restart interrupted (%s came back auto-read-only)' % md,
+        'expect': dict((k, state[k]) for k in ('level', 'raid_devices', 'members', 'spares')),
+    }
+
+
 def reshape_heading_to_target(state, level, raid_devices, devices, md):
     """For an array already reshaping: None when its destination leads to the target, else a Refusal message."""
     destination = dict(state, raid_devices=state['raid_devices'], reshaping=False, sync_action='idle')

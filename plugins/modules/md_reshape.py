@@ -24,6 +24,12 @@ description:
     towards something else, a new device that is missing, mounted, in another array, holding data or
     too small, a backup file on the array itself - and transitions mdadm cannot do online.
   - The array is reshaped, never shrunk; members are added, never removed.
+  - After a restart (a power loss) in the middle of a reshape, md assembles the array
+    auto-read-only with the reshape pending, and the kernel continues it only once the array is
+    writable. Until then Linux (seen on 6.1) reads the part of a RAID10 already reshaped at the
+    old data offset, so the array seems to hold no filesystem although its data is intact. The
+    module resumes such a reshape (C(mdadm --readwrite)) when it leads to the target, and waits
+    for it. An array made read-only on purpose (C(mdadm --readonly)) is refused instead.
 author:
   - fleet.linux contributors (@fleet-linux)
 options:
@@ -144,6 +150,12 @@ finished:
   description: Whether the array has reached the target with no reshape or resync left to wait for.
   returned: always
   type: bool
+reshape_interrupted:
+  description:
+    - Whether the array came back from a restart auto-read-only with its reshape pending; its
+      contents read wrong until the reshape resumes (RV(actions) starts with C(mdadm --readwrite)).
+  returned: always
+  type: bool
 progress:
   description: Progress samples read while waiting (action, percent done).
   returned: when the module waited
@@ -165,7 +177,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.common import CommandR
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs, uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
-    blocking_condition, plan, reshape_heading_to_target)
+    blocking_condition, plan, reshape_heading_to_target, resume_step)
 
 
 class MdArray(object):
@@ -315,9 +327,11 @@ def main():
 
     array = MdArray(module, mdadm, blockdevs, name)
     before = state = array.state()
-    result = dict(changed=False, actions=[], steps=[], before=public_state(before), finished=False)
+    result = dict(changed=False, actions=[], steps=[], before=public_state(before), finished=False,
+                  reshape_interrupted=False)
     progress = []
     try:
+        resume = resume_step(state, array.path)
         blocked = blocking_condition(state, level, raid_devices)
         if blocked == 'wait' and state['reshaping']:
             heading = reshape_heading_to_target(state, level, raid_devices, devices, array.path)
@@ -325,6 +339,10 @@ def main():
                 raise Refusal(heading)
         elif blocked and blocked != 'wait':
             raise Refusal(blocked)
+        if resume:
+            result.update(reshape_interrupted=True, changed=True, steps=[resume], actions=[' '.join(resume['argv'])])
+            if not module.check_mode:
+                mdadm.run(*resume['argv'][1:])
         if blocked == 'wait' and not module.check_mode:
             if not p['wait']:
                 module.exit_json(msg='%s is busy (%s); run again to continue' % (array.path, state['sync_action']),
@@ -345,13 +363,14 @@ def main():
     except Refusal as refusal:
         module.fail_json(msg='%s: %s' % (p['device'], refusal), **result)
 
-    result['steps'] = steps
-    result['actions'] = [' '.join(s['argv']) for s in steps]
+    result['steps'] += steps
+    result['actions'] += [' '.join(s['argv']) for s in steps]
     if module.check_mode or not steps:
         after = dict(state, **steps[-1]['expect']) if steps else state
-        result.update(changed=bool(steps), after=public_state(after), finished=not steps and blocked is None)
+        result.update(changed=result['changed'] or bool(steps), after=public_state(after),
+                      finished=not steps and blocked is None)
     else:
-        done = []
+        done = [' '.join(resume['argv'])] if resume else []
         for _attempt in range(len(steps) + 4):
             if not steps:
                 break

@@ -9,11 +9,12 @@ import os
 
 import pytest
 
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_state, mdadm_conf_with_array, normalize_level, parity_missing, parse_detail_export, parse_mdstat,
     parse_raid_disks, parse_sync_completed, read_md_sysfs, uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
-    blocking_condition, plan, reshape_heading_to_target)
+    blocking_condition, plan, reshape_heading_to_target, resume_step)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md')
 SWAP = ['/dev/vda3', '/dev/vdb3', '/dev/vdc3', '/dev/vdd3']
@@ -46,6 +47,7 @@ STATES = [
     ('15-raid10-2-plus-2-spares', 'md1', 10, 2, ['/dev/vdc2', '/dev/vdd2'], BOOT[:2], [], 'idle', False, 0),
     ('16-raid10-grow-4-reshaping', 'md1', 10, 4, BOOT, [], [], 'reshape', True, 0),
     ('17-raid10-4-clean', 'md1', 10, 4, BOOT, [], [], 'idle', False, 0),
+    ('19-raid10-reshape-interrupted-read-auto', 'md1', 10, 4, BOOT, [], [], 'idle', True, 0),
     ('21-raid1-member-failed', 'md2', 1, 2, ['/dev/vda4'], [], ['/dev/vdb4'], 'idle', False, 1),
     ('22-raid1-degraded', 'md2', 1, 2, ['/dev/vda4'], [], [], 'idle', False, 1),
 ]
@@ -112,6 +114,32 @@ def test_reshape_towards_the_target_is_waited_for(step, array):
     level = 0 if array == 'md0' else 10
     assert blocking_condition(state, level, 4) == 'wait'
     assert reshape_heading_to_target(state, level, 4, devices, '/dev/' + array) is None
+
+
+def test_reshape_interrupted_by_a_restart_is_resumed():
+    """Power loss mid RAID10 grow, booted again: read-auto with the reshape pending (it never goes on by itself)."""
+    state = captured_state('19-raid10-reshape-interrupted-read-auto', 'md1')
+    assert (state['array_state'], state['previous_raid_devices']) == ('read-auto', 2)
+    assert blocking_condition(state, 10, 4) == 'wait'
+    assert reshape_heading_to_target(state, 10, 4, BOOT, '/dev/md1') is None
+    step = resume_step(state, '/dev/md1')
+    assert step['argv'] == fixture('19-raid10-reshape-interrupted-read-auto', 'mdadm.command').split()
+    assert step['argv'] == ['mdadm', '--readwrite', '/dev/md1']
+    assert plan(dict(state, reshaping=False), '/dev/md1', 10, 4, BOOT) == []
+
+
+@pytest.mark.parametrize('step, array', [('16-raid10-grow-4-reshaping', 'md1'), ('17-raid10-4-clean', 'md1'),
+                                         ('02-raid0-grow-add-reshaping', 'md0')])
+def test_running_or_finished_reshape_needs_no_resume(step, array):
+    assert resume_step(captured_state(step, array), '/dev/' + array) is None
+
+
+def test_reshape_pending_on_an_array_made_read_only_is_refused():
+    state = dict(captured_state('19-raid10-reshape-interrupted-read-auto', 'md1'), array_state='readonly')
+    with pytest.raises(Refusal) as refusal:
+        resume_step(state, '/dev/md1')
+    assert 'read-only with a reshape pending' in str(refusal.value)
+    assert 'mdadm --readwrite /dev/md1' in str(refusal.value)
 
 
 def test_reshape_towards_something_else_is_refused():
