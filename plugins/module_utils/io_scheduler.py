@@ -231,8 +231,9 @@ def render_rules(rules):
         return ''
     blocks = [RULES_HEADER]
     for rule in rules:
-        blocks.append('\n%s%s\n%s\n' % (SELECTION_PREFIX, render_selection(rule['patterns'], rule['rotational']),
-                                       udev_rule(rule['patterns'], rule['rotational'], rule['scheduler'])))
+        selection = render_selection(rule['patterns'], rule['rotational'])
+        rule_line = udev_rule(rule['patterns'], rule['rotational'], rule['scheduler'])
+        blocks.append('\n%s%s\n%s\n' % (SELECTION_PREFIX, selection, rule_line))
     return ''.join(blocks)
 
 
