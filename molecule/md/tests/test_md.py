@@ -113,3 +113,24 @@ def test_refusal_changes_nothing(attempts, case, message):
     assert attempt['changed'] is False
     assert message in attempt['msg']
     assert attempt['after'] == attempt['before']
+
+
+@pytest.mark.parametrize('disk', DISKS)
+def test_grub_on_every_disk_of_the_boot_array(host, disk):
+    boot_sector = host.check_output('head -c 512 /dev/%s | od -An -c | tr -d " \\n"' % disk)
+    assert 'GRUB' in boot_sector
+
+
+def test_grub_config_regenerated_after_the_level_change(host):
+    grub_cfg = host.file('/boot/grub/grub.cfg')
+    assert grub_cfg.exists
+    assert '### BEGIN /etc/grub.d/10_linux ###' in grub_cfg.content_string
+
+
+def test_last_resort_timer_named_after_the_kernel_name(host):
+    link = '/etc/systemd/system/sysinit.target.wants/mdadm-last-resort@md3.timer'
+    assert host.check_output('readlink %s' % link) == '/lib/systemd/system/mdadm-last-resort@.timer'
+
+
+def test_no_boot_step_left_owed(host):
+    assert host.run('ls -A /var/lib/fleet-raid-reshape').stdout == ''
