@@ -12,7 +12,7 @@ COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
 # Scenarios that make test runs. raid_powerloss (issue 5) is still being made to pass on the lab
 # guest: run it by hand with `make molecule SCENARIOS=raid_powerloss` until it joins.
-SCENARIOS ?= smoke smoke_pi md fs_swap ntpd lxc raid
+SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid
 
 export FLEET_CACHE
 export PATH := $(VENV)/bin:$(PATH)
