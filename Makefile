@@ -10,9 +10,8 @@ BUILD := $(CURDIR)/.build
 FLEET_CACHE ?= $(HOME)/.cache/fleet-linux
 COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
-# Scenarios that make test runs. raid_powerloss (issue 5) is still being made to pass on the lab
-# guest: run it by hand with `make molecule SCENARIOS=raid_powerloss` until it joins.
-SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid
+# Scenarios that make test runs (each one alone: make molecule SCENARIOS=name).
+SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid raid_powerloss
 
 export FLEET_CACHE
 export PATH := $(VENV)/bin:$(PATH)
