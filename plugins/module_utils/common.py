@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.linux contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Helpers shared by every fleet.linux module: commands under the C locale and refusals."""
+"""Helpers shared by every fleet.linux module: commands under the C locale, refusals, files."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+import os
 
 C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
 
@@ -49,3 +51,14 @@ def read_text(path, default=None):
             return handle.read().rstrip('\n')
     except (IOError, OSError):
         return default
+
+
+def write_atomically(module, path, content):
+    """Give ``path`` this content through a temporary file in its directory and an atomic move."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    tmp = os.path.join(directory, '.%s.fleet-tmp' % os.path.basename(path))
+    with open(tmp, 'w') as handle:
+        handle.write(content)
+    module.atomic_move(tmp, path)

@@ -161,7 +161,7 @@ modules_load:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.io_scheduler import (
     SCHEDULER_RE, VIRTUAL_PREFIXES, changes, is_partition, merge_rule, missing_names, normalize_pattern,
     parse_modprobe_show_depends, parse_rules, read_block_queues, render_modules_load, render_rules,
@@ -237,13 +237,7 @@ class IoScheduler(object):
         if not content:
             os.remove(path)
             return True
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-        tmp = os.path.join(directory, '.%s.fleet-tmp' % os.path.basename(path))
-        with open(tmp, 'w') as handle:
-            handle.write(content)
-        self.module.atomic_move(tmp, path)
+        write_atomically(self.module, path, content)
         return True
 
     def run(self):

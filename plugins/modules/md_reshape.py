@@ -173,7 +173,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, parse_blkid_export
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs, uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
@@ -278,13 +278,7 @@ def update_config(module, mdadm, array_path, config_file):
     if wanted == current:
         return line, False
     if not module.check_mode:
-        directory = os.path.dirname(config_file)
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-        tmp = os.path.join(directory, '.%s.fleet-tmp' % os.path.basename(config_file))
-        with open(tmp, 'w') as handle:
-            handle.write(wanted)
-        module.atomic_move(tmp, config_file)
+        write_atomically(module, config_file, wanted)
     return line, True
 
 
