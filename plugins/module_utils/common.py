@@ -44,13 +44,19 @@ class CommandRunner(object):
         return rc, out, err
 
 
-def read_text(path, default=None):
-    """Contents of a (sysfs/procfs) file without its trailing newline, or ``default``."""
+def read_file(path, default=None):
+    """Whole contents of a file, or ``default`` when it cannot be read."""
     try:
         with open(path) as handle:
-            return handle.read().rstrip('\n')
+            return handle.read()
     except (IOError, OSError):
         return default
+
+
+def read_text(path, default=None):
+    """Contents of a (sysfs/procfs) file without its trailing newline, or ``default``."""
+    text = read_file(path)
+    return default if text is None else text.rstrip('\n')
 
 
 def write_atomically(module, path, content):

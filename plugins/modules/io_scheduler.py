@@ -161,19 +161,11 @@ modules_load:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, write_atomically
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_file, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.io_scheduler import (
     SCHEDULER_RE, VIRTUAL_PREFIXES, changes, is_partition, merge_rule, missing_names, normalize_pattern,
     parse_modprobe_show_depends, parse_rules, read_block_queues, render_modules_load, render_rules,
     select_devices, udev_rule, unsupported)
-
-
-def read_file(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return ''
 
 
 class IoScheduler(object):
@@ -229,7 +221,7 @@ class IoScheduler(object):
 
     def write_file(self, path, content):
         """Atomically give ``path`` this content ('' removes it); whether it changed."""
-        if read_file(path) == content:
+        if read_file(path, '') == content:
             return False
         self.actions.append(('write %s' if content else 'remove %s') % path)
         if self.module.check_mode:
@@ -246,8 +238,8 @@ class IoScheduler(object):
         scheduler = p['scheduler'] if p['state'] == 'present' else None
         if scheduler is not None and not SCHEDULER_RE.match(scheduler):
             raise Refusal('scheduler %r is not an I/O scheduler name (like mq-deadline, bfq, kyber or none).' % scheduler)
-        rules_before = read_file(p['rules_file'])
-        modules_load_before = read_file(p['modules_load_file'])
+        rules_before = read_file(p['rules_file'], '')
+        modules_load_before = read_file(p['modules_load_file'], '')
         rules = merge_rule(parse_rules(rules_before, p['rules_file']), patterns, p['rotational'], scheduler)
         rules_after = render_rules(rules)
         modules = [self.scheduler_module(r['scheduler']) for r in rules]
