@@ -11,8 +11,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import stat
 
-from ansible_collections.fleet.linux.plugins.module_utils.common import read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
 
 SECTOR = 512
 
@@ -90,21 +91,61 @@ def parse_blkid_export(text):
     return tags
 
 
+def _file_kind(mode):
+    for test, kind in ((stat.S_ISREG, 'a regular file'), (stat.S_ISDIR, 'a directory'),
+                       (stat.S_ISCHR, 'a character device'), (stat.S_ISFIFO, 'a FIFO'),
+                       (stat.S_ISSOCK, 'a socket')):
+        if test(mode):
+            return kind
+    return 'not a device'
+
+
 class BlockDevices(object):
     """Reads block device state from sysfs and procfs (roots overridable for tests)."""
 
-    def __init__(self, sys_root='/sys', proc_root='/proc', dev_root='/dev'):
+    def __init__(self, sys_root='/sys', proc_root='/proc', dev_root='/dev', stat_path=os.stat):
         self.sys_root = sys_root
         self.proc_root = proc_root
         self.dev_root = dev_root
+        self._stat = stat_path
+
+    def identify(self, path):
+        """Kernel name of the block device at ``path``, found by its major:minor, never by its name.
+
+        Symlinks (/dev/md/boot, /dev/disk/by-id/...) are followed. Raises Refusal, saying what
+        was given and what is expected, for a path that does not exist or is not a block special
+        file (a regular file named like a device is not that device).
+        """
+        try:
+            st = self._stat(path)
+        except OSError as exc:
+            raise Refusal('%s does not exist (%s): give the path of a block device, such as /dev/sdb2 '
+                          'or a /dev/disk/by-id link to one (lsblk lists them).' % (path, exc.strerror))
+        if not stat.S_ISBLK(st.st_mode):
+            raise Refusal('%s is not a block device but %s: give the path of a block device, such as '
+                          '/dev/sdb2 or a /dev/disk/by-id link to one (lsblk lists them).'
+                          % (path, _file_kind(st.st_mode)))
+        number = '%d:%d' % (os.major(st.st_rdev), os.minor(st.st_rdev))
+        name = self.name_of_number(number)
+        if name is None:
+            raise Refusal('%s is a block special file for device %s, which this kernel does not have: '
+                          'give a device the kernel knows (lsblk lists them).' % (path, number))
+        return name
+
+    def name_of_number(self, number):
+        """Kernel name of the block device MAJOR:MINOR (from /sys/dev/block), or None."""
+        try:
+            target = os.readlink(os.path.join(self.sys_root, 'dev', 'block', number))
+        except OSError:
+            return None
+        return os.path.basename(target)
 
     def kernel_name(self, device):
-        """'md0' for /dev/md0, /dev/md/0 or a /dev/disk/by-* link; None when it does not exist."""
-        path = os.path.realpath(device)
-        name = os.path.basename(path)
-        if os.path.isdir(os.path.join(self.sys_root, 'class', 'block', name)):
-            return name
-        return None
+        """Kernel name of the block device at ``device`` (by major:minor), or None when there is none."""
+        try:
+            return self.identify(device)
+        except Refusal:
+            return None
 
     def _block(self, name, *parts):
         return os.path.join(self.sys_root, 'class', 'block', name, *parts)
