@@ -199,19 +199,70 @@ def uuid_hex(uuid):
     return re.sub(r'[^0-9a-f]', '', (uuid or '').lower())
 
 
+def mdadm_conf_entries(conf_text):
+    """mdadm.conf as a list of entries, each the list of its lines: a line and the continuation lines after it.
+
+    As mdadm reads it (mdadm.conf(5)): a line starting with a space or tab continues the line before it,
+    so an ARRAY entry may carry its ``devices=`` or ``UUID=`` on lines of their own.
+    """
+    entries = []
+    for line in conf_text.splitlines():
+        if line[:1] in (' ', '\t') and entries:
+            entries[-1].append(line)
+        else:
+            entries.append([line])
+    return entries
+
+
+def _entry_words(entry):
+    """The words of an entry, comments (from a word starting with '#' to the end of its line) left out."""
+    words = []
+    for line in entry:
+        for word in line.split():
+            if word.startswith('#'):
+                break
+            words.append(word)
+    return words
+
+
+def array_entry_uuid(entry):
+    """The UUID (32 hex digits) of an ARRAY entry, None for any other entry.
+
+    Keywords are case-insensitive and may be abbreviated to three letters (ARR, array), as mdadm reads them.
+    """
+    words = _entry_words(entry)
+    if not words or len(words[0]) < 3 or not 'array'.startswith(words[0].lower()):
+        return None
+    for word in words[1:]:
+        if word.lower().startswith('uuid='):
+            return uuid_hex(word[5:])
+    return None
+
+
 def mdadm_conf_with_array(conf_text, array_line, uuid):
-    """mdadm.conf text with the ARRAY line of ``uuid`` replaced by (or appended as) ``array_line``."""
-    lines = conf_text.splitlines()
+    """mdadm.conf text with the whole ARRAY entry of ``uuid`` (continuation lines included) replaced by
+    ``array_line``, other entries of that UUID dropped, or ``array_line`` appended when there is none."""
     wanted = uuid_hex(uuid)
     out, placed = [], False
-    for line in lines:
-        match = re.search(r'UUID=(\S+)', line) if line.startswith('ARRAY') else None
-        if match and uuid_hex(match.group(1)) == wanted:
-            if not placed:
-                out.append(array_line)
-                placed = True
-            continue
-        out.append(line)
+    for entry in mdadm_conf_entries(conf_text):
+        if array_entry_uuid(entry) != wanted:
+            out.extend(entry)
+        elif not placed:
+            out.append(array_line)
+            placed = True
     if not placed:
         out.append(array_line)
     return '\n'.join(out) + '\n'
+
+
+def array_line_with_spares(brief_line, spares):
+    """``mdadm --detail --brief`` line of the same array with ``spares`` spare devices.
+
+    mdadm prints ``spares=N`` after ``metadata=`` only when the array has spares; the rest of the
+    line (name, UUID) does not depend on the shape, so the line a reshape ends with can be told before.
+    """
+    words = [w for w in brief_line.split() if not w.startswith('spares=')]
+    if spares:
+        after = next((i for i, w in enumerate(words) if w.startswith('metadata=')), 1)
+        words.insert(after + 1, 'spares=%d' % spares)
+    return ' '.join(words)

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
-    array_state, mdadm_conf_with_array, normalize_level, parity_missing, parse_detail_export, parse_mdstat,
+    array_line_with_spares, array_entry_uuid, array_state, mdadm_conf_entries, mdadm_conf_with_array, normalize_level, parity_missing, parse_detail_export, parse_mdstat,
     parse_raid_disks, parse_sync_completed, read_md_sysfs, uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
     blocking_condition, plan, reshape_heading_to_target, resume_step)
@@ -199,3 +199,84 @@ def test_mdadm_conf_replaces_the_line_of_the_same_uuid_only():
 
 def test_uuid_hex_ignores_punctuation():
     assert uuid_hex('b95b33c4:26ad8f39:950e870c:03a3e87c') == uuid_hex('b95b33c4-26ad-8f39-950e-870c03a3e87c')
+
+
+# mdadm.conf as Debian's mkconf writes it, then edited by hand as admins do: an entry whose UUID and old
+# member list sit on continuation lines (indented), comments, DEVICE lines, abbreviated keywords.
+MD1_OLD_ENTRY = """ARRAY /dev/md1 level=raid1 num-devices=2
+   UUID=d7674c1b:0ed54b0d:45d460fe:0955b373
+   devices=/dev/vdb2,/dev/vdc2
+\t# the two disks /boot came on
+"""
+DEBIAN_CONF = """# mdadm.conf
+#
+# !NB! Run update-initramfs -u after updating this file.
+#
+DEVICE partitions containers
+DEVICE /dev/vd*
+
+# automatically tag new arrays as belonging to the local system
+HOMEHOST <system>
+
+# instruct the monitoring daemon where to send mail alerts
+MAILADDR root
+
+# definitions of existing MD arrays
+ARRAY /dev/md/0  metadata=1.2 UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660 name=microserver:0
+%sarr /dev/md/2 uuid=0a0b0c0d:01020304:05060708:090a0b0c
+   devices=/dev/vda4,/dev/vdb4
+
+# This configuration was auto-generated on Tue, 01 Dec 2026 10:00:00 +0000 by mkconf
+"""
+
+
+def md1_line(step='17-raid10-4-clean'):
+    return [line for line in fixture(step, 'mdadm_detail_scan').splitlines() if 'name=microserver:1' in line][0]
+
+
+def test_mdadm_conf_replaces_a_whole_entry_continuation_lines_included():
+    """An old devices= line left under the new entry would have md1 assemble from the old members only."""
+    conf = DEBIAN_CONF % MD1_OLD_ENTRY
+    updated = mdadm_conf_with_array(conf, md1_line(), 'd7674c1b-0ed5-4b0d-45d4-60fe0955b373')
+    assert updated == DEBIAN_CONF % (md1_line() + '\n')
+    assert 'devices=/dev/vdb2,/dev/vdc2' not in updated
+    assert '   devices=/dev/vda4,/dev/vdb4' in updated  # md2's entry is not ours
+    assert mdadm_conf_with_array(updated, md1_line(), 'd7674c1b:0ed54b0d:45d460fe:0955b373') == updated
+
+
+def test_mdadm_conf_drops_a_second_entry_of_the_same_array():
+    conf = DEBIAN_CONF % (MD1_OLD_ENTRY + 'ARRAY /dev/md/boot UUID=D7674C1B:0ED54B0D:45D460FE:0955B373\n')
+    updated = mdadm_conf_with_array(conf, md1_line(), 'd7674c1b:0ed54b0d:45d460fe:0955b373')
+    assert updated == DEBIAN_CONF % (md1_line() + '\n')
+
+
+def test_mdadm_conf_appends_an_array_it_does_not_have_and_keeps_comments_naming_it():
+    conf = '# ARRAY /dev/md1 UUID=d7674c1b:0ed54b0d:45d460fe:0955b373 (commented out)\nDEVICE partitions\n'
+    assert mdadm_conf_with_array(conf, md1_line(), 'd7674c1b:0ed54b0d:45d460fe:0955b373') == conf + md1_line() + '\n'
+
+
+@pytest.mark.parametrize('entry, uuid', [
+    (['ARRAY /dev/md0 metadata=1.2 UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], '4551aa1d24d415bff8bec2d50ec6b660'),
+    (['arr /dev/md0', '  uuid=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], '4551aa1d24d415bff8bec2d50ec6b660'),
+    (['ARRAY /dev/md0 # UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], None),
+    (['DEVICE /dev/md0 UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], None),
+    (['AR /dev/md0 UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], None),
+    (['# ARRAY /dev/md0 UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660'], None),
+])
+def test_array_entry_uuid(entry, uuid):
+    assert array_entry_uuid(entry) == uuid
+
+
+def test_mdadm_conf_entries_keep_continuation_lines_with_their_line():
+    entries = mdadm_conf_entries(DEBIAN_CONF % MD1_OLD_ENTRY)
+    md1 = [e for e in entries if e[0].startswith('ARRAY /dev/md1')][0]
+    assert md1 == MD1_OLD_ENTRY.splitlines()
+    assert '\n'.join(line for entry in entries for line in entry) + '\n' == DEBIAN_CONF % MD1_OLD_ENTRY
+
+
+def test_array_line_with_spares_is_the_line_mdadm_prints_for_that_shape():
+    """Captured: md1 with two spares (step 15), then without (step 17): the line differs only by spares=."""
+    with_spares, without = md1_line('15-raid10-2-plus-2-spares'), md1_line('17-raid10-4-clean')
+    assert array_line_with_spares(with_spares, 0) == without
+    assert array_line_with_spares(without, 2) == with_spares
+    assert array_line_with_spares(without, 0) == without
