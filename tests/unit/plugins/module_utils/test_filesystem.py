@@ -8,12 +8,12 @@ __metaclass__ = type
 import os
 
 import pytest
+from hypothesis import given, strategies as st
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import parse_blkid_export
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, Ext, Xfs, explain_failure, filesystem_class, parse_btrfs_show, parse_dumpe2fs,
-    parse_xfs_info, plan_grow)
+    Btrfs, Ext, Xfs, blkid_probe_tags, decode_blkid_value, encode_blkid_value, explain_failure,
+    filesystem_class, parse_blkid_export, parse_btrfs_show, parse_dumpe2fs, parse_xfs_info, plan_grow)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'fs')
 MiB = 1024 * 1024
@@ -282,3 +282,106 @@ def test_missing_cap_sys_resource_is_named():
 def test_unknown_failure_keeps_the_tool_output():
     assert explain_failure(['xfs_growfs', '/srv/xfs'], 1, '', 'xfs_growfs: something new\n') == \
         'xfs_growfs /srv/xfs failed (exit 1): xfs_growfs: something new'
+
+
+# --- blkid -o export values: decoded as util-linux 2.38 encodes them (tests/fixtures/swap/labels) --
+
+LABELS = os.path.join(FIXTURES, '..', 'swap', 'labels')
+
+
+def label_fixture(name, suffix):
+    with open(os.path.join(LABELS, name + suffix), 'rb') as handle:
+        return handle.read()
+
+
+def blkid_label_text(name, probe):
+    """The LABEL value exactly as blkid printed it (still encoded)."""
+    for line in label_fixture(name, '.blkid-p.txt' if probe else '.blkid.txt').decode('ascii').splitlines():
+        if line.startswith('LABEL='):
+            return line[len('LABEL='):]
+    raise AssertionError('no LABEL in %s' % name)
+
+
+# Labels that blkid reports whole: what mkswap or the header holds is what decodes.
+EXACT_LABELS = ['space', 'double-quote', 'single-quote', 'backslash', 'dollar-backtick-angle', 'non-ascii',
+                'tab', 'fifteen-bytes', 'sixteen-bytes-raw', 'invalid-utf8', 'high-control']
+
+
+@pytest.mark.parametrize('name', EXACT_LABELS)
+@pytest.mark.parametrize('probe', [True, False], ids=['blkid-p', 'blkid-cache'])
+def test_blkid_label_decodes_to_the_bytes_written(name, probe):
+    raw = label_fixture(name, '.label')
+    text = blkid_label_text(name, probe)
+    assert decode_blkid_value(text) == raw
+    assert encode_blkid_value(raw) == text
+
+
+def test_blkid_label_with_a_space_is_not_taken_with_its_backslash():
+    tags = parse_blkid_export(label_fixture('space', '.blkid-p.txt').decode('ascii'))
+    assert tags['LABEL'] == 'swap one'
+    assert tags['TYPE'] == 'swap'
+
+
+def test_blkid_non_ascii_label_decodes_to_text():
+    tags = parse_blkid_export(label_fixture('non-ascii', '.blkid-p.txt').decode('ascii'))
+    assert tags['LABEL'] == u'h\u00e9llo w\u00f6rld'
+
+
+def test_blkid_undecodable_label_keeps_its_bytes():
+    tags = parse_blkid_export(label_fixture('invalid-utf8', '.blkid-p.txt').decode('ascii'))
+    assert tags['LABEL'].encode('utf-8', 'surrogateescape') == b'bad\xff\xfex'
+
+
+@pytest.mark.parametrize('name, reads_as', [
+    # blkid leaves a literal "^" and "M-" unescaped: these read as a tab and as byte 0xf8
+    ('caret-literal', b'caret\t'),
+    ('m-dash-literal', b'\xf8'),
+    # blkid trims trailing white space off a label (the header keeps it)
+    ('trailing-space', b'trail'),
+    # mkswap writes at most 15 bytes
+    ('sixteen-bytes-truncated', b'sixteen-bytes-a'),
+])
+def test_blkid_labels_that_read_other_than_written(name, reads_as):
+    assert decode_blkid_value(blkid_label_text(name, True)) == reads_as
+
+
+def test_blkid_devname_is_kept_as_printed():
+    assert parse_blkid_export('DEVNAME=/dev/a\\b\nTYPE=swap\n') == {'DEVNAME': '/dev/a\\b', 'TYPE': 'swap'}
+
+
+def test_blkid_probe_tags_nothing_found():
+    assert blkid_probe_tags('/dev/vdd3', 2, '', '') == {}
+
+
+def test_blkid_probe_tags_ambivalent_refused():
+    rc = int(label_fixture('ambivalent-swap-ext2', '.blkid-p.rc'))
+    err = label_fixture('ambivalent-swap-ext2', '.blkid-p.stderr').decode('ascii')
+    with pytest.raises(Refusal, match=r'^/dev/md0 holds several signatures \(blkid -p: ambivalent result\).*'
+                                      r'wipefs -n /dev/md0'):
+        blkid_probe_tags('/dev/md0', rc, '', err)
+
+
+def test_blkid_probe_tags_other_failure():
+    with pytest.raises(Refusal, match=r'^blkid -p /dev/md0 failed \(exit 4\): boom'):
+        blkid_probe_tags('/dev/md0', 4, '', 'boom\n')
+
+
+# blkid prints a literal "^" and "M" (also in the 7 low bits of a byte >= 128) unescaped, the two
+# characters its own escapes start with: values without them decode to exactly what was encoded.
+UNAMBIGUOUS = st.binary(max_size=64).filter(lambda raw: not any(b & 0x7f in (ord('^'), ord('M')) for b in bytearray(raw)))
+
+
+@given(st.binary(max_size=64))
+def test_blkid_encoding_is_one_line_of_printable_ascii(raw):
+    assert all(32 <= ord(c) < 127 for c in encode_blkid_value(raw))
+
+
+@given(UNAMBIGUOUS)
+def test_blkid_decode_inverts_encode(raw):
+    assert decode_blkid_value(encode_blkid_value(raw)) == raw
+
+
+@given(UNAMBIGUOUS)
+def test_blkid_export_line_round_trips(raw):
+    tags = parse_blkid_export('TYPE=swap\nLABEL=%s\n' % encode_blkid_value(raw))
+    assert tags['LABEL'].encode('utf-8', 'surrogateescape') == raw
