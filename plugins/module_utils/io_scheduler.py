@@ -94,9 +94,21 @@ def normalize_pattern(pattern):
     if name.startswith('/dev/'):
         name = name[len('/dev/'):]
     if not name or not PATTERN_RE.match(name):
-        raise Refusal('device pattern %r is not a kernel device name or glob (like sdb, vd[b-c] or mmcblk*): '
-                      'io_scheduler matches names under /sys/block.' % pattern)
+        raise Refusal('device %r is not a kernel device name or glob (like sdb, vd[b-c] or mmcblk*) matched against '
+                      '/sys/block, nor the path of a block device (like /dev/sdb or /dev/disk/by-id/...).' % pattern)
     return name
+
+
+def device_pattern(given, identify):
+    """The kernel name or glob a ``devices`` entry selects.
+
+    An absolute path without glob characters (/dev/sdb, /dev/disk/by-id/...) is the device it
+    leads to, found by its major:minor with ``identify`` (BlockDevices.identify, which refuses a
+    regular file named like a disk); a name or glob, also written /dev/NAME, is kept as it is.
+    """
+    if given.startswith('/') and not is_glob(given):
+        return identify(given)
+    return normalize_pattern(given)
 
 
 def is_glob(pattern):
@@ -243,3 +255,41 @@ def render_modules_load(modules):
     if not modules:
         return ''
     return MODULES_LOAD_HEADER + ''.join('%s\n' % m for m in modules)
+
+
+def scheduler_module_names(schedulers, kinds):
+    """Every name under which a modules-load file io_scheduler wrote can list these schedulers' modules.
+
+    ``kinds`` maps a scheduler to what modprobe resolves it to (('module', name) and the like); the
+    scheduler's own name and NAME-iosched are kept too, so an entry survives a kernel that built
+    the scheduler in.
+    """
+    names = set()
+    for scheduler in schedulers:
+        names.update([scheduler, '%s-iosched' % scheduler, kinds.get(scheduler, (None, None))[1]])
+    names.discard(None)
+    return names
+
+
+def parse_modules_load(text, path, rules_path, owned):
+    """The modules listed by a modules-load file io_scheduler wrote.
+
+    Refusal for a file it did not write, and for a module that is none of ``owned`` (the modules
+    of the schedulers its rules name): another tool's entry it would drop.
+    """
+    if not text:
+        return []
+    if not text.startswith(MODULES_LOAD_HEADER.splitlines()[0]):
+        raise Refusal('%s exists and was not written by io_scheduler: it would be overwritten or removed. '
+                      'Choose another modules_load_file, or move that file away.' % path)
+    modules = []
+    for number, line in enumerate(text.splitlines(), 1):
+        name = line.strip()
+        if not name or name.startswith('#'):
+            continue
+        if name not in owned:
+            raise Refusal('%s line %d lists %s, which no rule of %s needs: io_scheduler did not write it and '
+                          'would drop it. Move that entry to a file of its own, and run again.'
+                          % (path, number, name, rules_path))
+        modules.append(name)
+    return modules

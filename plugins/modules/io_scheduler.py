@@ -159,13 +159,37 @@ modules_load:
 '''
 
 import os
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_file, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.io_scheduler import (
-    SCHEDULER_RE, VIRTUAL_PREFIXES, changes, is_partition, merge_rule, missing_names, normalize_pattern,
-    parse_modprobe_show_depends, parse_rules, read_block_queues, render_modules_load, render_rules,
-    select_devices, udev_rule, unsupported)
+    SCHEDULER_RE, VIRTUAL_PREFIXES, changes, device_pattern, is_partition, merge_rule, missing_names,
+    parse_modprobe_show_depends, parse_modules_load, parse_rules, read_block_queues, render_modules_load, render_rules,
+    scheduler_module_names, select_devices, udev_rule, unsupported)
+
+# Where the kernel is read and written, and how a device path is identified (tests point them at fixtures).
+SYS_ROOT = '/sys'
+STAT = os.stat
+
+
+def write_sysfs(path, value):
+    with open(path, 'w') as handle:
+        handle.write(value)
+
+
+class TruthfulModule(AnsibleModule):
+    """An AnsibleModule whose every failure says whether something was changed before it, whoever
+    fails it (a command that exits non-zero, atomic_move, an error of the module itself)."""
+
+    changed = False
+    actions = ()
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.setdefault('changed', self.changed)
+        kwargs.setdefault('actions', list(self.actions))
+        super(TruthfulModule, self).fail_json(msg, **kwargs)
 
 
 class IoScheduler(object):
@@ -174,7 +198,18 @@ class IoScheduler(object):
         self.module = module
         self.modprobe = CommandRunner(module, 'modprobe', required=False)
         self.kinds = {}
-        self.actions = []
+        self.actions = module.actions = []
+
+    def act(self, action, change, *args):
+        """Record an action; outside check mode do it: ``change(*args)``, after which the host has changed."""
+        self.actions.append(action)
+        if self.module.check_mode:
+            return
+        try:
+            change(*args)
+        except (IOError, OSError) as exc:
+            self.module.fail_json(msg='io_scheduler: %s failed: %s' % (action, exc))
+        self.module.changed = True
 
     def scheduler_module(self, scheduler):
         """('builtin'|'module'|None, module name) as modprobe resolves SCHEDULER-iosched, like the kernel."""
@@ -188,16 +223,17 @@ class IoScheduler(object):
 
     def refuse_missing(self, devices, patterns):
         for name in missing_names(devices, patterns):
-            if is_partition(name):
+            if is_partition(name, SYS_ROOT):
+                disk = os.path.basename(os.path.dirname(os.path.realpath(os.path.join(SYS_ROOT, 'class', 'block', name))))
                 raise Refusal('%s is a partition: the I/O scheduler belongs to its whole disk (%s). Name the disk.'
-                              % (name, os.path.basename(os.path.dirname(os.path.realpath('/sys/class/block/' + name)))))
+                              % (name, disk))
             disks = [d for d in sorted(devices) if not d.startswith(VIRTUAL_PREFIXES)]
             raise Refusal('device %s does not exist: /sys/block lists %s. Check the name (lsblk -d).'
                           % (name, ', '.join(disks) or 'no disk'))
 
     def module_loaded(self, scheduler):
         kind, kmod = self.scheduler_module(scheduler)
-        return kind == 'module' and os.path.isdir('/sys/module/%s' % kmod.replace('-', '_'))
+        return kind == 'module' and os.path.isdir(os.path.join(SYS_ROOT, 'module', kmod.replace('-', '_')))
 
     def refuse_unsupported(self, devices, names, scheduler):
         """Refuse selected devices that do not offer the scheduler, saying what they offer and why."""
@@ -219,34 +255,52 @@ class IoScheduler(object):
         raise Refusal('%s does not offer the I/O scheduler %s %s. The kernel offers: %s.'
                       % (', '.join(sorted(missing)), scheduler, why, ', '.join(offered)))
 
-    def write_file(self, path, content):
-        """Atomically give ``path`` this content ('' removes it); whether it changed."""
-        if read_file(path, '') == content:
+    def read_owned_file(self, path):
+        """The content of a file the module owns ('' when there is none); Refusal for what is no regular file."""
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return ''
+        if not stat.S_ISREG(mode):
+            kind = 'a directory' if stat.S_ISDIR(mode) else 'no regular file'
+            raise Refusal('%s is %s, not a file io_scheduler wrote: choose another path, or move it away.' % (path, kind))
+        return read_file(path, '')
+
+    def write_file(self, path, before, after):
+        """Atomically give ``path`` the content ``after`` ('' removes it); whether it changes."""
+        if before == after:
             return False
-        self.actions.append(('write %s' if content else 'remove %s') % path)
-        if self.module.check_mode:
-            return True
-        if not content:
-            os.remove(path)
-            return True
-        write_atomically(self.module, path, content)
+        if after:
+            self.act('write %s' % path, write_atomically, self.module, path, after)
+        else:
+            self.act('remove %s' % path, os.remove, path)
         return True
 
     def run(self):
         p = self.module.params
-        patterns = [normalize_pattern(d) for d in p['devices']]
+        if os.path.abspath(p['rules_file']) == os.path.abspath(p['modules_load_file']):
+            raise Refusal('rules_file and modules_load_file are the same file (%s): give each its own path.'
+                          % p['rules_file'])
         scheduler = p['scheduler'] if p['state'] == 'present' else None
         if scheduler is not None and not SCHEDULER_RE.match(scheduler):
             raise Refusal('scheduler %r is not an I/O scheduler name (like mq-deadline, bfq, kyber or none).' % scheduler)
-        rules_before = read_file(p['rules_file'], '')
-        modules_load_before = read_file(p['modules_load_file'], '')
-        rules = merge_rule(parse_rules(rules_before, p['rules_file']), patterns, p['rotational'], scheduler)
+        identify = BlockDevices(sys_root=SYS_ROOT, stat_path=STAT).identify
+        patterns = sorted(set(device_pattern(d, identify) for d in p['devices']))
+        rules_before = self.read_owned_file(p['rules_file'])
+        modules_load_before = self.read_owned_file(p['modules_load_file'])
+        rules_in_file = parse_rules(rules_before, p['rules_file'])
+        rules = merge_rule(rules_in_file, patterns, p['rotational'], scheduler)
         rules_after = render_rules(rules)
         modules = [self.scheduler_module(r['scheduler']) for r in rules]
         modules_load = sorted(set(m for kind, m in modules if kind == 'module'))
         modules_load_after = render_modules_load(modules_load)
+        schedulers = set(r['scheduler'] for r in rules_in_file + rules)
+        for name in schedulers:
+            self.scheduler_module(name)
+        parse_modules_load(modules_load_before, p['modules_load_file'], p['rules_file'],
+                           scheduler_module_names(schedulers, self.kinds))
 
-        devices = read_block_queues()
+        devices = read_block_queues(SYS_ROOT)
         names = select_devices(devices, patterns, p['rotational'])
         before = dict((n, devices[n]['current']) for n in names)
         result = dict(changed=False, devices=names, before=before, after=dict(before), rule='',
@@ -262,34 +316,21 @@ class IoScheduler(object):
                 loading = dict((n, dict(d, offered=d['offered'] + [scheduler] if d['offered'] else []))
                                for n, d in devices.items())
                 self.refuse_unsupported(loading, names, scheduler)
-                self.actions.append('modprobe %s' % kmod)
-                if self.module.check_mode:
-                    devices = loading
-                else:
-                    self.modprobe.run(kmod)
-                    devices = read_block_queues()
+                self.act('modprobe %s' % kmod, self.modprobe.run, kmod)
+                devices = loading if self.module.check_mode else read_block_queues(SYS_ROOT)
             self.refuse_unsupported(devices, names, scheduler)
             for name, _current, wanted in changes(devices, names, scheduler):
-                path = '/sys/block/%s/queue/scheduler' % name
-                self.actions.append('echo %s > %s' % (wanted, path))
-                if not self.module.check_mode:
-                    try:
-                        with open(path, 'w') as handle:
-                            handle.write(wanted)
-                    except (IOError, OSError) as exc:
-                        self.module.fail_json(msg='writing %s to %s failed: %s' % (wanted, path, exc),
-                                              actions=self.actions, changed=True)
+                path = os.path.join(SYS_ROOT, 'block', name, 'queue', 'scheduler')
+                self.act('echo %s > %s' % (wanted, path), write_sysfs, path, wanted)
                 result['after'][name] = wanted
 
-        rules_changed = self.write_file(p['rules_file'], rules_after)
-        self.write_file(p['modules_load_file'], modules_load_after)
+        rules_changed = self.write_file(p['rules_file'], rules_before, rules_after)
+        self.write_file(p['modules_load_file'], modules_load_before, modules_load_after)
         if rules_changed:
             udevadm = CommandRunner(self.module, 'udevadm')
-            self.actions.append('udevadm control --reload')
-            if not self.module.check_mode:
-                udevadm.run('control', '--reload')
+            self.act('udevadm control --reload', udevadm.run, 'control', '--reload')
         if not self.module.check_mode and scheduler is not None:
-            result['after'] = dict((n, d['current']) for n, d in read_block_queues().items() if n in names)
+            result['after'] = dict((n, d['current']) for n, d in read_block_queues(SYS_ROOT).items() if n in names)
         result.update(changed=bool(self.actions), actions=self.actions)
         if self.module._diff:
             result['diff'] = [
@@ -305,7 +346,7 @@ class IoScheduler(object):
 
 
 def main():
-    module = AnsibleModule(
+    module = TruthfulModule(
         argument_spec=dict(
             devices=dict(type='list', elements='str', required=True),
             rotational=dict(type='bool'),
@@ -320,13 +361,11 @@ def main():
     )
     if not module.params['devices']:
         module.fail_json(msg='devices is empty: name the disks (or globs like sd*) whose scheduler to set.')
-    io_scheduler = IoScheduler(module)
     try:
-        result = io_scheduler.run()
+        result = IoScheduler(module).run()
     except Refusal as refusal:
-        # Only a scheduler module loaded before a refusal can have been changed.
-        module.fail_json(msg='io_scheduler: %s' % refusal, changed=bool(io_scheduler.actions),
-                         actions=io_scheduler.actions)
+        # Refusals come before any change, but for a scheduler module loaded first: fail_json says which.
+        module.fail_json(msg='io_scheduler: %s' % refusal)
     module.exit_json(**result)
 
 

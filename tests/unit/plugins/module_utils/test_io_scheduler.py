@@ -12,9 +12,9 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.io_scheduler import (
-    RULES_HEADER, changes, is_partition, merge_rule, missing_names, normalize_pattern, parse_modprobe_show_depends,
-    parse_rules, parse_scheduler, read_block_queues, render_modules_load, render_rules, select_devices, udev_rule,
-    unsupported)
+    RULES_HEADER, changes, device_pattern, is_partition, merge_rule, missing_names, normalize_pattern,
+    parse_modprobe_show_depends, parse_modules_load, parse_rules, parse_scheduler, read_block_queues, render_modules_load,
+    render_rules, scheduler_module_names, select_devices, udev_rule, unsupported)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'io_scheduler')
 BOOT = os.path.join(FIXTURES, '01-boot', 'sys')
@@ -86,6 +86,58 @@ def test_normalize_pattern(pattern, name):
 def test_normalize_pattern_refuses_what_udev_cannot_match(pattern):
     with pytest.raises(Refusal, match='not a kernel device name or glob'):
         normalize_pattern(pattern)
+
+
+def identify_lab_paths(path):
+    """BlockDevices.identify on the lab microserver: by-id links lead to disks; anything else is refused."""
+    known = {'/dev/vdb': 'vdb', '/dev/disk/by-id/virtio-data2': 'vdc', '/dev/disk/by-path/x': 'vdd1'}
+    if path not in known:
+        raise Refusal('%s is not a block device but a regular file' % path)
+    return known[path]
+
+
+@pytest.mark.parametrize('given, pattern', [
+    ('vdb', 'vdb'), ('sd*', 'sd*'), ('/dev/sd*', 'sd*'), ('/dev/vd[b-c]', 'vd[b-c]'),
+    ('/dev/vdb', 'vdb'), ('/dev/disk/by-id/virtio-data2', 'vdc'), ('/dev/disk/by-path/x', 'vdd1'),
+])
+def test_device_pattern_resolves_paths_by_identity_and_keeps_names(given, pattern):
+    assert device_pattern(given, identify_lab_paths) == pattern
+
+
+@pytest.mark.parametrize('given', ['/root/vdd6', '/dev/sdz', '/tmp/vdb'])
+def test_device_pattern_never_takes_a_file_for_the_disk_of_its_name(given):
+    with pytest.raises(Refusal, match='not a block device'):
+        device_pattern(given, identify_lab_paths)
+
+
+@pytest.mark.parametrize('given', ['dev/vdb', '/dev/disk/by-id/*', 'vdb vdc'])
+def test_device_pattern_refuses_relative_paths_and_path_globs(given):
+    with pytest.raises(Refusal, match='nor the path of a block device'):
+        device_pattern(given, identify_lab_paths)
+
+
+MODULES_LOAD = '/etc/modules-load.d/fleet-io-scheduler.conf'
+
+
+def test_modules_load_round_trip():
+    kinds = {'bfq': ('module', 'bfq'), 'kyber': ('module', 'kyber-iosched'), 'mq-deadline': ('builtin', None)}
+    owned = scheduler_module_names(['bfq', 'kyber', 'mq-deadline'], kinds)
+    assert owned == set(['bfq', 'bfq-iosched', 'kyber', 'kyber-iosched', 'mq-deadline', 'mq-deadline-iosched'])
+    text = render_modules_load(['kyber-iosched', 'bfq'])
+    assert parse_modules_load(text, MODULES_LOAD, RULES, owned) == ['bfq', 'kyber-iosched']
+    assert parse_modules_load('', MODULES_LOAD, RULES, set()) == []
+
+
+@pytest.mark.parametrize('text', ['bfq\n', '# loaded for the backup job\nbfq\n', 'dm_crypt\n'])
+def test_a_modules_load_file_of_another_tool_is_refused(text):
+    with pytest.raises(Refusal, match='%s exists and was not written by io_scheduler' % MODULES_LOAD):
+        parse_modules_load(text, MODULES_LOAD, RULES, set(['bfq']))
+
+
+def test_an_entry_added_to_the_owned_modules_load_file_is_refused():
+    text = render_modules_load(['bfq']) + 'dm_crypt\n'
+    with pytest.raises(Refusal, match='line 4 lists dm_crypt, which no rule of %s needs' % RULES):
+        parse_modules_load(text, MODULES_LOAD, RULES, set(['bfq']))
 
 
 @pytest.mark.parametrize('patterns, rotational, selected', [
