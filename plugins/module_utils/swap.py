@@ -12,6 +12,7 @@ blkid's tags, /proc/swaps, /proc/meminfo and fstab, and returns the commands to 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
 import struct
 import uuid as uuidlib
 
@@ -21,6 +22,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.filesystem import huma
 SIGNATURES = (b'SWAPSPACE2', b'SWAP-SPACE')
 PAGE_SIZES = (4096, 8192, 16384, 65536)
 HEADER_OFFSET = 1024  # struct swap_header_v1_2 starts after the boot block
+MKSWAP_LABEL_MAX = 15  # the header has 16 bytes for the label; mkswap -L writes at most 15
 
 
 def parse_swap_header(data, page_size=None):
@@ -28,7 +30,9 @@ def parse_swap_header(data, page_size=None):
 
     ``data`` holds at least the first page. The page size the header was written for is where
     its signature sits (the last 10 bytes of the first page); ``page_size`` is tried first.
-    Fields: page_size, version, last_page, bad_pages, uuid, label, size (usable bytes).
+    Fields: page_size, version, last_page, bad_pages, uuid, label, label_bytes, size (usable bytes).
+    ``label_bytes`` are the label exactly as written; ``label`` is them as text (undecodable
+    bytes replaced, for messages).
     """
     sizes = ([page_size] if page_size else []) + [s for s in PAGE_SIZES if s != page_size]
     for size in sizes:
@@ -37,7 +41,7 @@ def parse_swap_header(data, page_size=None):
             continue
         if signature == b'SWAP-SPACE':
             return {'page_size': size, 'version': 0, 'last_page': None, 'bad_pages': 0,
-                    'uuid': None, 'label': None, 'size': None}
+                    'uuid': None, 'label': None, 'label_bytes': b'', 'size': None}
         version, last_page, bad_pages = struct.unpack_from('<III', data, HEADER_OFFSET)
         if version != 1 and struct.unpack_from('>I', data, HEADER_OFFSET)[0] == 1:
             version, last_page, bad_pages = struct.unpack_from('>III', data, HEADER_OFFSET)
@@ -50,6 +54,7 @@ def parse_swap_header(data, page_size=None):
             'bad_pages': bad_pages,
             'uuid': str(uuidlib.UUID(bytes=raw_uuid)) if raw_uuid.strip(b'\0') else None,
             'label': raw_label.decode('utf-8', 'replace') or None,
+            'label_bytes': raw_label,
             'size': last_page * size,
         }
     return None
@@ -60,11 +65,21 @@ def spanning_last_page(device_size, page_size):
     return device_size // page_size - 1
 
 
+def _fstab_field(field):
+    """An fstab field as libmount reads it: \\ooo octal escapes (\\040 for a space) decoded, and
+    the quotes of a quoted tag value (LABEL="swap") dropped."""
+    field = re.sub(r'\\([0-7]{3})', lambda match: chr(int(match.group(1), 8)), field)
+    tag, sep, value = field.partition('=')
+    if sep and len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'':
+        return tag + sep + value[1:-1]
+    return field
+
+
 def parse_fstab(text):
     """/etc/fstab entries as dicts (spec, file, vfstype, options list)."""
     entries = []
     for line in text.splitlines():
-        fields = line.split('#', 1)[0].split()
+        fields = [_fstab_field(field) for field in line.split('#', 1)[0].split()]
         if len(fields) >= 3:
             entries.append({'spec': fields[0], 'file': fields[1], 'vfstype': fields[2],
                             'options': fields[3].split(',') if len(fields) > 3 else []})
@@ -118,12 +133,36 @@ def check_room_for_swapoff(device, active, other_swaps, meminfo):
                available + other_free, human(available), human(other_free)))
 
 
+def label_to_keep(device, header):
+    """The header's label as mkswap -L must be given it to write it back byte for byte, or None.
+
+    Refuses a label mkswap cannot write back unchanged: longer than 15 bytes (it truncates) or
+    not UTF-8 text (a task cannot pass those bytes).
+    """
+    raw = header['label_bytes']
+    if not raw:
+        return None
+    try:
+        label = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        raise Refusal('%s: the swap label %r is not UTF-8 text, which swap_rebuild cannot pass to mkswap -L '
+                      'unchanged; give the swap a new label by hand (swaplabel -L NEW %s), update /etc/fstab '
+                      'if it names the old one, and run again' % (device, raw, device))
+    if len(raw) > MKSWAP_LABEL_MAX:
+        raise Refusal('%s: the swap label %r is %d bytes long but mkswap writes at most %d, so re-creating the '
+                      'swap would cut it; give it a label of at most %d bytes by hand (swaplabel -L NEW %s), '
+                      'update /etc/fstab if it names the old one, and run again'
+                      % (device, label, len(raw), MKSWAP_LABEL_MAX, MKSWAP_LABEL_MAX, device))
+    return label
+
+
 def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None, other_swaps=(),
                       meminfo=None, fstab_options=(), force=False):
     """Commands that re-create the swap on ``device`` across its whole size; [] when it already spans it.
 
-    ``tags`` are blkid's (TYPE, UUID, LABEL), ``header`` the parsed swap header, ``active`` the
-    /proc/swaps entry of this device (None when inactive), ``other_swaps`` the other active ones.
+    ``tags`` are blkid's (TYPE, UUID), ``header`` the parsed swap header (the UUID and label kept
+    are the header's, byte for byte), ``active`` the /proc/swaps entry of this device (None when
+    inactive), ``other_swaps`` the other active ones.
     """
     fstype = tags.get('TYPE')
     if not fstype:
@@ -135,10 +174,10 @@ def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None,
     if header['version'] != 1:
         raise Refusal('%s holds an old version %d swap area without UUID or label; re-create it with '
                       'mkswap by hand' % (device, header['version']))
-    uuid = tags.get('UUID') or header['uuid']
-    label = tags.get('LABEL') or header['label']
     if header['page_size'] == page_size and header['last_page'] == spanning_last_page(device_size, page_size):
         return []
+    uuid = header['uuid'] or tags.get('UUID')
+    label = label_to_keep(device, header)
     if active is not None and not force:
         check_room_for_swapoff(device, active, other_swaps, meminfo or {})
     mkswap = ['mkswap']

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import (
     parse_blkid_export, parse_meminfo, parse_proc_swaps)
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.filesystem import parse_blkid_export as parse_blkid_tags
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
     fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page, swapon_options)
 
@@ -36,7 +37,7 @@ ACTIVE_SMALL = parse_proc_swaps(fixture('proc-swaps-md0-raid0x3.txt'))[0]
 
 def test_header_of_the_three_member_array():
     assert SMALL == {'page_size': 4096, 'version': 1, 'last_page': 47615, 'bad_pages': 0,
-                     'uuid': UUID, 'label': 'swap', 'size': 47615 * 4096}
+                     'uuid': UUID, 'label': 'swap', 'label_bytes': b'swap', 'size': 47615 * 4096}
 
 
 def test_header_size_is_what_the_kernel_and_swapon_report():
@@ -99,7 +100,7 @@ def test_plan(header, active, options, expected):
 def test_plan_without_label_keeps_uuid_only():
     tags = dict(TAGS)
     del tags['LABEL']
-    header = dict(SMALL, label=None)
+    header = dict(SMALL, label=None, label_bytes=b'')
     assert plan_swap_rebuild('/dev/md0', tags, header, MD0, 4096) == [['mkswap', '-U', UUID, '/dev/md0']]
 
 
@@ -203,3 +204,61 @@ def test_swapon_options():
     assert swapon_options(5, ['sw', 'pri=5', 'discard=pages']) == ['-p', '5', '--discard=pages']
     assert swapon_options(0, []) == ['-p', '0']
     assert swapon_options(-3, ['discard']) == ['--discard']
+
+
+# --- labels blkid escapes: the label comes from the swap header, byte for byte -----------------------
+
+LABELS = os.path.join(FIXTURES, 'labels')
+SWAP_FILE_SIZE = 1024 * 1024
+
+
+def label_case(name):
+    """blkid's tags and the parsed header of a captured swap file with this label."""
+    with open(os.path.join(LABELS, name + '.blkid-p.txt')) as handle:
+        tags = parse_blkid_tags(handle.read())
+    with open(os.path.join(LABELS, name + '.header.bin'), 'rb') as handle:
+        header = parse_swap_header(handle.read(), 4096)
+    return tags, header
+
+
+@pytest.mark.parametrize('name, label', [
+    ('space', 'swap one'),
+    ('double-quote', 'a"b'),
+    ('single-quote', "it's"),
+    ('backslash', 'back\\slash'),
+    ('dollar-backtick-angle', 'c$HOME`x<y>'),
+    ('non-ascii', u'h\u00e9llo w\u00f6rld'),
+    ('trailing-space', 'trail '),
+    ('tab', 'tab\tx'),
+    ('caret-literal', 'caret^I'),
+    ('m-dash-literal', 'M-x'),
+    ('fifteen-bytes', 'fifteen-bytes-a'),
+    ('sixteen-bytes-truncated', 'sixteen-bytes-a'),
+])
+def test_rebuild_keeps_the_label_mkswap_wrote(name, label):
+    tags, header = label_case(name)
+    assert header['label'] == label
+    assert plan_swap_rebuild('/dev/md0', tags, header, 2 * SWAP_FILE_SIZE, 4096) == [
+        ['mkswap', '-L', label, '-U', UUID, '/dev/md0']]
+
+
+@pytest.mark.parametrize('name, message', [
+    ('sixteen-bytes-raw', r"^/dev/md0: the swap label 'sixteen-bytes-ab' is 16 bytes long but mkswap writes at most 15"),
+    ('invalid-utf8', r"^/dev/md0: the swap label b'bad\\xff\\xfex' is not UTF-8 text"),
+    ('high-control', r"^/dev/md0: the swap label b'\\x81\\xa0\\xff' is not UTF-8 text"),
+])
+def test_label_mkswap_cannot_write_back_refused(name, message):
+    tags, header = label_case(name)
+    with pytest.raises(Refusal, match=message):
+        plan_swap_rebuild('/dev/md0', tags, header, 2 * SWAP_FILE_SIZE, 4096)
+
+
+def test_fstab_label_with_a_space_octal_escaped():
+    entries = parse_fstab('LABEL=swap\\040one none swap sw,discard=once 0 0\n')
+    assert entries[0]['spec'] == 'LABEL=swap one'
+    assert fstab_swap_options(entries, ['/dev/md0'], UUID, 'swap one') == ['sw', 'discard=once']
+
+
+def test_fstab_quoted_tag():
+    entries = parse_fstab('UUID="%s" none swap sw,pri=3 0 0\n' % UUID)
+    assert fstab_swap_options(entries, ['/dev/md0'], UUID, None) == ['sw', 'pri=3']
