@@ -27,15 +27,24 @@ description:
     loaded with C(modprobe) when O(load_module=true). The modules the rules need are listed in
     O(modules_load_file) too, so they are loaded early at boot rather than on demand by the kernel.
   - Refuses, changing nothing, a device name that does not exist (or is a partition), a device
+    path that is not a block device (a regular file, a directory, a missing path), a device
     without a scheduler (a bio-based md or dm device), a scheduler the kernel cannot offer (the
-    message lists those it offers), and a O(rules_file) it did not write.
+    message lists those it offers), and a O(rules_file) or O(modules_load_file) it did not write
+    (or that holds lines it did not write, or is not a regular file).
+  - A failure after something was changed (a scheduler module loaded, a scheduler set, a file
+    written) reports C(changed=true) and the RV(actions) done; a failure before reports C(changed=false).
 author:
   - fleet.linux contributors (@fleet-linux)
 options:
   devices:
     description:
-      - Kernel names or globs of the disks, for example C(sdb), C(/dev/sdb), C(sd*), C(vd[b-c]),
-        C(mmcblk*), C(nvme*n1).
+      - Kernel names or globs of the disks, for example C(sdb), C(sd*), C(vd[b-c]), C(mmcblk*),
+        C(nvme*n1), matched against C(/sys/block) (C(/dev/sd*) is the glob C(sd*)).
+      - Or paths of disks, for example C(/dev/sdb) or C(/dev/disk/by-id/ata-...); a path is the
+        block device it leads to (links followed), found by its major:minor and written into the
+        rule as that device's kernel name at the time of the run. A path that is not a block
+        device (a regular file named like a disk, a directory) or does not exist is refused,
+        with O(state=absent) too (give the kernel name to remove the rule of a disk that is gone).
       - A plain name must exist; a glob may select nothing (the rule is still written, for disks
         that appear later, and one play can serve hosts with different disks).
       - Kernel names like C(sdb) can change between boots when disks come and go; a glob with
@@ -77,6 +86,8 @@ options:
     description:
       - The C(modules-load.d) file listing the scheduler modules the rules of O(rules_file) need
         (for example C(bfq)); removed when they need none. Built-in schedulers need no entry.
+      - The module owns it as it owns O(rules_file) - a file there that it did not write, or a
+        module listed in it that no rule needs, is refused, never overwritten or removed.
     type: path
     default: /etc/modules-load.d/fleet-io-scheduler.conf
 attributes:
