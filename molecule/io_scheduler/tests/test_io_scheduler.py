@@ -78,8 +78,12 @@ REFUSALS = {
     'module-not-loaded': 'vdc does not offer the I/O scheduler kyber and load_module is false: set it to true, '
                          'or run "modprobe kyber-iosched" first. The kernel offers: none, mq-deadline.',
     'bio-based-device': 'md0 has no I/O scheduler (a bio-based device such as md or dm)',
-    'bad-pattern': "device pattern 'vdb|vdc' is not a kernel device name or glob",
+    'bad-pattern': "device 'vdb|vdc' is not a kernel device name or glob",
     'foreign-rules-file': '/etc/udev/rules.d/61-foreign.rules exists and was not written by io_scheduler',
+    'file-named-like-a-disk': '/root/vdb is not a block device but a regular file: give the path of a block device',
+    'missing-path': '/dev/disk/by-id/no-such-disk does not exist',
+    'foreign-modules-load-file': '/etc/modules-load.d/61-foreign.conf exists and was not written by io_scheduler',
+    'fifo-modules-load-file': '/root/modules-load.fifo is no regular file, not a file io_scheduler wrote',
 }
 
 

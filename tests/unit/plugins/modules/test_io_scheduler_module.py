@@ -239,12 +239,15 @@ def test_the_owned_modules_load_file_goes_with_its_last_rule(sys_root, files, mo
 
 
 @pytest.mark.parametrize('which', ['rules_file', 'modules_load_file'])
-def test_an_owned_file_that_is_not_a_regular_file_is_refused(sys_root, files, monkeypatch, which):
-    os.makedirs(files[which])
+@pytest.mark.parametrize('plant, kind', [(os.makedirs, 'a directory'), (os.mkfifo, 'no regular file')])
+def test_an_owned_file_that_is_not_a_regular_file_is_refused(sys_root, files, monkeypatch, which, plant, kind):
+    if not os.path.isdir(os.path.dirname(files[which])):
+        os.makedirs(os.path.dirname(files[which]))
+    plant(files[which])   # reading a FIFO would hang the module
     commands = commands_for(sys_root)
     result = run(monkeypatch, dict(files, devices=['vdb'], scheduler='mq-deadline'), commands)
     assert result['failed'] and result['changed'] is False
-    assert '%s is a directory, not a file io_scheduler wrote' % files[which] in result['msg']
+    assert '%s is %s, not a file io_scheduler wrote' % (files[which], kind) in result['msg']
     assert changing(commands) == []
 
 
