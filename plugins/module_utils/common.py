@@ -134,9 +134,15 @@ def check_regular(path, st, owner=None):
 
 def read_no_follow(path, trusted_dir, owner=None, limit=READ_LIMIT):
     """(text, stat) of a regular file below ``trusted_dir`` reached without following any link,
-    or (None, None) when it does not exist. Refuses a link, a FIFO or another special file, a file
-    of another owner than ``owner`` (uid, when given) and one larger than ``limit`` bytes."""
-    dir_fd = open_directory(os.path.dirname(path), trusted_dir)
+    or (None, None) when it (or a directory on the way) does not exist. Refuses a link, a FIFO or
+    another special file, a file of another owner than ``owner`` (uid, when given) and one larger
+    than ``limit`` bytes."""
+    try:
+        dir_fd = open_directory(os.path.dirname(path), trusted_dir)
+    except OSError as error:
+        if error.errno == errno.ENOENT:
+            return None, None
+        raise
     try:
         try:
             fd = os.open(os.path.basename(path), FILE_NO_FOLLOW, dir_fd=dir_fd)

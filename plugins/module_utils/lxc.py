@@ -29,6 +29,11 @@ NAME_PATTERN = re.compile(r'^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 FIRST_SUBID = 100000
 LAST_SUBID = 4294967294
 STATES = ('started', 'stopped', 'frozen', 'absent')
+# A config key as lxc.container.conf(5) spells them; a value is one line of printable text.
+CONFIG_KEY_PATTERN = re.compile(r'^lxc(?:\.[A-Za-z0-9_-]+)+$')
+CONTROL_CHARACTERS = re.compile(r'[\x00-\x1f\x7f]')
+# The id map always comes from the owner's subordinate ids (lxc.id_map: its pre-3.0 spelling).
+ID_MAP_KEYS = ('lxc.idmap', 'lxc.id_map')
 LXC_STATE = {'started': 'RUNNING', 'stopped': 'STOPPED', 'frozen': 'FROZEN'}
 
 
@@ -241,16 +246,42 @@ def template_argv(want):
     return argv
 
 
-def check_request(want, owner, subuids, subgids):
-    """Refusals that need no running tool: name, owner and subordinate ids.
+def check_config(config):
+    """Refuse config keys that are not lxc keys, the id map, and values that are not one line of text
+    (a newline would add entries, an lxc.idmap among them, past these checks)."""
+    for key, values in sorted(normalize_config(config).items()):
+        if not CONFIG_KEY_PATTERN.match(key):
+            raise Refusal('config key %r is not an LXC configuration key: use keys like lxc.cgroup2.memory.max '
+                          '(lxc. and dot-separated letters, digits, "_" or "-"), see lxc.container.conf(5)' % (key,))
+        if key in ID_MAP_KEYS:
+            raise Refusal('config must not set %s: the id map comes from the owner\'s subordinate ids in '
+                          '/etc/subuid and /etc/subgid' % key)
+        for value in values:
+            if CONTROL_CHARACTERS.search(value):
+                raise Refusal('config %s has a value with a control character (newline, tab, ...): %r; give each '
+                              'value as one line of text, several values as a list' % (key, value))
 
-    ``owner`` is a dict (name, uid, home) or None when no such user exists.
-    Returns (uid_range, gid_range), the owner's first ranges.
-    """
+
+def check_parameters(want):
+    """Refusals of the parameters alone: name, timeout, the local image's paths and config."""
     name = want['name']
     if not NAME_PATTERN.match(name or ''):
         raise Refusal('invalid container name %r: use 1-63 letters, digits and inner hyphens '
                       '(it becomes the hostname and a directory name)' % (name,))
+    if want['timeout'] < 1:
+        raise Refusal('timeout is %d: give the seconds to wait for the container, at least 1' % want['timeout'])
+    if want['template'] == 'local' and want['state'] != 'absent' and not (want['metadata'] and want['rootfs']):
+        raise Refusal('template=local needs metadata and rootfs (paths of meta.tar.xz and rootfs.tar.xz)')
+    check_config(want.get('config'))
+
+
+def check_request(want, owner, subuids, subgids):
+    """Refusals that need no running tool: the parameters, the owner and its subordinate ids.
+
+    ``owner`` is a dict (name, uid, home) or None when no such user exists.
+    Returns (uid_range, gid_range), the owner's first ranges.
+    """
+    check_parameters(want)
     if owner is None:
         raise Refusal('unknown owner %r: create the user first (the role lxc_unprivileged does)'
                       % (want['owner'],))

@@ -21,10 +21,17 @@ description:
     C(lxc-start) runs in a C(systemd-run --user --scope -p Delegate=yes) scope of the owner's
     systemd user manager, the delegated cgroup v2 subtree LXC needs; lingering is enabled
     for the owner so that manager runs without a login.
-  - Refuses, changing nothing, an invalid name, an unknown or root owner, an owner without
-    subordinate ids or whose ranges overlap another user's, a missing local image, a container
-    of that name owned by another user, and an existing container whose id map no longer
-    matches the owner's ranges.
+  - Refuses, changing nothing, an invalid name, a O(timeout) below 1, a O(config) key that is not an
+    LXC key or sets the id map, a O(config) value with a control character (a newline would add
+    entries), an unknown or root owner, an owner without subordinate ids or whose ranges overlap
+    another user's, a missing local image, a container of that name owned by another user, an
+    existing container whose id map no longer matches the owner's ranges, and a link, FIFO, other
+    special file or file of another user where the owner's container config or
+    C(~/.config/lxc/default.conf) should be.
+  - Root never follows a link in the owner's home. It reads the owner's files through directories
+    opened without following links, replaces the container config by a new file owned by the owner
+    (unpredictable temporary name, fsync, atomic rename), and hands C(lxc-create) its configuration
+    in a directory of root's own that the owner can only read the one file of.
   - The role P(fleet.linux.lxc_unprivileged#role) prepares owners, ranges, the bridge and its quota.
 version_added: 1.0.0
 author:
@@ -80,6 +87,8 @@ options:
       - Written into the creation configuration, so they apply from the first start; changes to an
         existing container are written to its config and take effect at its next start.
       - C(lxc.idmap) is not accepted here, the id map always comes from the owner's subordinate ids.
+      - Keys are C(lxc.) keys (dot-separated letters, digits, C(_), C(-)); a value is one line of text,
+        without newlines or other control characters.
     type: dict
     default: {}
   autostart:
@@ -89,7 +98,7 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds to wait for the container to start, to shut down cleanly, or to get an address.
+    description: Seconds to wait for the container to start, to shut down cleanly, or to get an address (at least 1).
     type: int
     default: 60
   wait_for_address:
@@ -182,6 +191,12 @@ actions:
   type: list
   elements: dict
   sample: [{kind: start, argv: [sudo, -u, web, -H, --, env, XDG_RUNTIME_DIR=/run/user/998, lxc-start, -n, web]}]
+actions_done:
+  description: On failure, the kinds of the actions that ran before it (then RV(changed) is true).
+  returned: failure
+  type: list
+  elements: str
+  sample: [enable_linger, create]
 before:
   description: Container state before the run (V(absent) when it did not exist).
   returned: always
@@ -191,11 +206,15 @@ before:
 
 import os
 import pwd
+import shutil
+import stat
 import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.common import C_LOCALE, Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import (
+    C_LOCALE, Refusal, read_no_follow, read_text, write_atomically,
+)
 from ansible_collections.fleet.linux.plugins.module_utils.lxc import (
     LXC_STATE, OwnerCommands, check_request, creation_config, desired_config, parse_lxc_info,
     parse_subids, plan_container, update_config,
@@ -204,30 +223,48 @@ from ansible_collections.fleet.linux.plugins.module_utils.lxc import (
 STATE_NAMES = dict((v, k) for k, v in LXC_STATE.items())
 LXC_TOOLS = ('lxc-create', 'lxc-start', 'lxc-stop', 'lxc-freeze', 'lxc-unfreeze', 'lxc-destroy',
              'lxc-info', 'lxc-wait')
+# Host paths the module reads (tests point them at a fixture tree).
+SUBUID_FILE = '/etc/subuid'
+SUBGID_FILE = '/etc/subgid'
+SYSTEM_LXC_PATH = '/var/lib/lxc'
+SYSTEMD_RUNTIME = '/run/systemd/system'
+LINGER_DIR = '/var/lib/systemd/linger'
+USER_RUNTIME = '/run/user'
 
 
 def lxcpath(home):
     return os.path.join(home, '.local', 'share', 'lxc')
 
 
+def is_regular_file(path):
+    """Whether ``path`` is a regular file, a link not followed (a link is no container of its owner)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def other_owner(name, owner):
     """The user (or root, for /var/lib/lxc) already holding a container with this name."""
-    if os.path.isfile(os.path.join('/var/lib/lxc', name, 'config')):
+    if is_regular_file(os.path.join(SYSTEM_LXC_PATH, name, 'config')):
         return 'root'
     for entry in pwd.getpwall():
         if entry.pw_name == owner or not entry.pw_dir or entry.pw_dir == '/':
             continue
-        if os.path.isfile(os.path.join(lxcpath(entry.pw_dir), name, 'config')):
+        if is_regular_file(os.path.join(lxcpath(entry.pw_dir), name, 'config')):
             return entry.pw_name
     return None
 
 
 class Container(object):
+    """Reads the container's facts, plans and acts. Files in the owner's home are read and written
+    without following links and only when they belong to the owner (see common.read_no_follow)."""
+
     def __init__(self, module):
         self.module = module
         self.params = module.params
         self.name = self.params['name']
-        self.systemd = os.path.isdir('/run/systemd/system')
+        self.systemd = os.path.isdir(SYSTEMD_RUNTIME)
         paths = {'sudo': module.get_bin_path('sudo', required=True),
                  'env': module.get_bin_path('env', required=True)}
         for tool in LXC_TOOLS:
@@ -238,12 +275,17 @@ class Container(object):
         self.paths = paths
         self.owner = None
         self.commands = None
+        self.done = []
+
+    def fail(self, msg, **kwargs):
+        """fail_json saying whether an action of this run already changed something."""
+        self.module.fail_json(msg=msg, changed=bool(self.done), actions_done=list(self.done), **kwargs)
 
     def run(self, argv, check_rc=True):
         rc, out, err = self.module.run_command(argv, environ_update=C_LOCALE, cwd='/')
         if check_rc and rc != 0:
-            self.module.fail_json(msg='%s failed (exit %d): %s' % (' '.join(argv), rc, (err or out).strip()),
-                                  cmd=argv, rc=rc, stdout=out, stderr=err)
+            self.fail('%s failed (exit %d): %s' % (' '.join(argv), rc, (err or out).strip()),
+                      cmd=argv, rc=rc, stdout=out, stderr=err)
         return rc, out, err
 
     def read_owner(self):
@@ -256,27 +298,35 @@ class Container(object):
     def config_path(self):
         return os.path.join(lxcpath(self.owner['home']), self.name, 'config')
 
+    def read_owned(self, path):
+        """(text, stat) of the owner's file at ``path``, (None, None) if missing; a link, FIFO or a
+        file of another user there is refused (the owner controls every directory below home)."""
+        return read_no_follow(path, self.owner['home'], owner=self.owner['uid'])
+
     def info(self):
-        if not os.path.isfile(self.config_path()):
+        if self.read_owned(self.config_path())[0] is None:
             return None
         rc, out, err = self.run(self.commands.as_owner('lxc-info', '-n', self.name), check_rc=False)
         info = parse_lxc_info(out)
         if info is None:
-            self.module.fail_json(msg='lxc-info could not read container %s: %s' % (self.name, (err or out).strip()))
+            self.fail('lxc-info could not read container %s: %s' % (self.name, (err or out).strip()))
         return info
 
     def user_manager_up(self):
-        return os.path.exists('/run/user/%d/bus' % self.owner['uid'])
+        return os.path.exists(os.path.join(USER_RUNTIME, str(self.owner['uid']), 'bus'))
 
     def facts(self, uid_range, gid_range):
-        info = self.info()
+        config_text = self.read_owned(self.config_path())[0]
+        info = self.info() if config_text is not None else None
         facts = {'exists': info is not None, 'state': info['state'] if info else None,
-                 'config_text': read_text(self.config_path(), '') if info else None,
+                 'config_text': config_text if info else None,
                  'other_owner': other_owner(self.name, self.owner['name']),
                  'uid_range': uid_range, 'gid_range': gid_range,
                  'linger': None}
+        if not info and self.params['state'] != 'absent':
+            facts['default_conf'] = self.read_owned(os.path.join(self.owner['home'], '.config', 'lxc', 'default.conf'))[0]
         if self.systemd:
-            facts['linger'] = (os.path.exists('/var/lib/systemd/linger/%s' % self.owner['name'])
+            facts['linger'] = (os.path.exists(os.path.join(LINGER_DIR, self.owner['name']))
                                and self.user_manager_up())
         if self.params['template'] == 'local':
             missing = ['%s=%s does not exist' % (key, self.params[key]) for key in ('metadata', 'rootfs')
@@ -289,57 +339,58 @@ class Container(object):
         deadline = time.time() + self.params['timeout']
         while not test():
             if time.time() > deadline:
-                self.module.fail_json(msg='timed out after %ds waiting for %s' % (self.params['timeout'], what))
+                self.fail('timed out after %ds waiting for %s' % (self.params['timeout'], what))
             time.sleep(0.5)
 
     def write_config(self, wanted):
+        """Set the owner's container config to ``wanted``: written as a new file owned by the owner,
+        through directories opened without following links."""
         path = self.config_path()
-        text = read_text(path, '') + '\n'
+        text, current = self.read_owned(path)
+        if text is None:
+            self.fail('lxc-create left no config at %s' % path)
+        text = text.rstrip('\n') + '\n'
         new_text, _changed = update_config(text, wanted)
         if new_text == text:
             return
-        mode = os.stat(path).st_mode & 0o7777
-        tmp = path + '.fleet-tmp'
-        with open(tmp, 'w') as handle:
-            handle.write(new_text)
-        os.chown(tmp, self.owner['uid'], self.owner['gid'])
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
+        write_atomically(self.module, path, new_text, mode=stat.S_IMODE(current.st_mode),
+                         owner=self.owner['uid'], group=self.owner['gid'], trusted_dir=self.owner['home'])
 
-    def create(self, argv, uid_range, gid_range, wanted):
-        default_conf = read_text(os.path.join(self.owner['home'], '.config', 'lxc', 'default.conf'), '')
+    def create(self, argv, creation_text):
+        """lxc-create as the owner with ``-f`` a file the owner may read but not replace: it lies in a
+        directory of root's own (mode 0711, so the owner can only open that one name)."""
         tmpdir = tempfile.mkdtemp(prefix='fleet-lxc-')
         try:
-            os.chown(tmpdir, self.owner['uid'], self.owner['gid'])
             conf = os.path.join(tmpdir, 'create.conf')
-            with open(conf, 'w') as handle:
-                handle.write(creation_config(default_conf, uid_range, gid_range, wanted))
-            os.chown(conf, self.owner['uid'], self.owner['gid'])
+            write_atomically(self.module, conf, creation_text, mode=0o600, owner=self.owner['uid'], group=self.owner['gid'])
+            os.chmod(tmpdir, 0o711)
             argv = [conf if a == '{create_config}' else a for a in argv]
             rc, out, err = self.run(argv, check_rc=False)
             if rc != 0:
-                self.module.fail_json(
-                    msg='lxc-create of %s from the %s template failed (exit %d), nothing was kept: %s'
-                        % (self.name, self.params['template'], rc, (err or out).strip()),
-                    cmd=argv, rc=rc, stdout=out, stderr=err)
+                self.fail('lxc-create of %s from the %s template failed (exit %d), nothing was kept: %s'
+                          % (self.name, self.params['template'], rc, (err or out).strip()),
+                          cmd=argv, rc=rc, stdout=out, stderr=err)
         finally:
-            for entry in os.listdir(tmpdir):
-                os.unlink(os.path.join(tmpdir, entry))
-            os.rmdir(tmpdir)
+            shutil.rmtree(tmpdir)
 
-    def execute(self, actions, uid_range, gid_range):
+    def execute(self, actions, facts):
         wanted = desired_config(self.params)
         for action in actions:
             if action.kind == 'enable_linger':
                 self.run(action.argv)
+                self.done.append(action.kind)
                 self.wait_until(self.user_manager_up, "%s's systemd user manager" % self.owner['name'])
             elif action.kind == 'create':
-                self.create(action.argv, uid_range, gid_range, wanted)
+                self.create(action.argv, creation_config(facts['default_conf'] or '', facts['uid_range'],
+                                                         facts['gid_range'], wanted))
+                self.done.append(action.kind)
                 self.write_config(wanted)
             elif action.kind == 'configure':
                 self.write_config(wanted)
+                self.done.append(action.kind)
             else:
                 self.run(action.argv)
+                self.done.append(action.kind)
 
     def wait_for_address(self):
         state = {}
@@ -351,15 +402,10 @@ class Container(object):
 
     def main(self):
         p = self.params
-        if 'lxc.idmap' in (p['config'] or {}):
-            self.module.fail_json(msg='config must not set lxc.idmap: the id map comes from the owner\'s '
-                                      'subordinate ids in /etc/subuid and /etc/subgid')
-        if p['template'] == 'local' and p['state'] != 'absent' and not (p['metadata'] and p['rootfs']):
-            self.module.fail_json(msg='template=local needs metadata and rootfs (paths of meta.tar.xz and rootfs.tar.xz)')
-        subuids = parse_subids(read_text('/etc/subuid', ''))
-        subgids = parse_subids(read_text('/etc/subgid', ''))
-        self.owner = self.read_owner()
         try:
+            subuids = parse_subids(read_text(SUBUID_FILE, ''))
+            subgids = parse_subids(read_text(SUBGID_FILE, ''))
+            self.owner = self.read_owner()
             uid_range, gid_range = check_request(p, self.owner, subuids, subgids)
             self.commands = OwnerCommands(self.owner['name'], self.owner['uid'], self.paths, scope=self.systemd)
             facts, before = self.facts(uid_range, gid_range)
@@ -367,16 +413,19 @@ class Container(object):
         except Refusal as refusal:
             self.module.fail_json(msg=str(refusal), changed=False)
 
-        if actions and not self.module.check_mode:
-            self.execute(actions, uid_range, gid_range)
         after = before
-        if not self.module.check_mode:
-            if actions:
-                after = self.info()
-            if p['state'] == 'started' and p['wait_for_address']:
-                self.wait_for_address()
-                after = self.info()
-        elif actions:
+        try:
+            if actions and not self.module.check_mode:
+                self.execute(actions, facts)
+            if not self.module.check_mode:
+                if actions:
+                    after = self.info()
+                if p['state'] == 'started' and p['wait_for_address']:
+                    self.wait_for_address()
+                    after = self.info()
+        except Refusal as refusal:
+            self.fail(str(refusal))
+        if self.module.check_mode and actions:
             after = None if p['state'] == 'absent' else {'state': LXC_STATE[p['state']], 'pid': None, 'ips': []}
 
         before_state = STATE_NAMES.get(before['state'], before['state'].lower()) if before else 'absent'

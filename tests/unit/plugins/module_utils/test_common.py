@@ -245,3 +245,7 @@ def test_read_refuses_a_file_of_another_owner_and_a_huge_file(home):
         read_no_follow(path, str(home), owner=4242)
     with pytest.raises(Refusal, match='larger than 1024 bytes'):
         read_no_follow(path, str(home), limit=1024)
+
+
+def test_missing_directory_on_the_way_reads_as_none(home):
+    assert read_no_follow(str(home / '.local' / 'share' / 'lxc' / 'web' / 'config'), str(home)) == (None, None)

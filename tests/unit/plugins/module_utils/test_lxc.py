@@ -323,3 +323,48 @@ def test_creation_config_replaces_default_idmap_and_adds_config():
     assert lxc.config_values(entries, 'lxc.net.0.link') == ['br1']
     assert lxc.config_values(entries, 'lxc.start.auto') == ['1']
     assert lxc.config_values(entries, 'lxc.include') == ['/etc/lxc/default.conf']
+
+
+# --- parameters: config keys and values, timeout, local image ---------------------------------
+
+@pytest.mark.parametrize('config, message', [
+    ({'lxc.cgroup2.memory.max': '512M\nlxc.idmap = u 0 0 65536'}, 'config lxc.cgroup2.memory.max has a value with a control character'),
+    ({'lxc.net.0.link': ['lxcbr0', 'br1\r']}, 'config lxc.net.0.link has a value with a control character'),
+    ({'lxc.uts.name': 'web\x00'}, 'control character'),
+    ({'lxc.uts.name': 'a\tb'}, 'control character'),
+    ({'lxc.uts.name': 'a\x7fb'}, 'control character'),
+    ({'lxc.idmap': 'u 0 0 65536'}, 'config must not set lxc.idmap'),
+    ({'lxc.id_map': 'u 0 0 65536'}, 'config must not set lxc.id_map'),
+    ({' lxc.idmap': 'u 0 0 65536'}, "config key ' lxc.idmap' is not an LXC configuration key"),
+    ({'lxc.idmap\nlxc.x': '1'}, 'is not an LXC configuration key'),
+    ({'lxc.start.auto = 1\nlxc.idmap': 'u 0 0 1'}, 'is not an LXC configuration key'),
+    ({'security.privileged': 'true'}, 'is not an LXC configuration key'),
+    ({'lxc.': '1'}, 'is not an LXC configuration key'),
+])
+def test_refuses_config_smuggling_entries(config, message):
+    with pytest.raises(Refusal, match=message.replace('.', r'\.')):
+        lxc.check_request(want(config=config), OWNER, [WEB_U], [WEB_G])
+
+
+def test_accepts_config_of_lxc_keys_with_one_line_values():
+    config = {'lxc.cgroup2.memory.max': '512M', 'lxc.net.0.link': ['lxcbr0'], 'lxc.apparmor.allow_nesting': True,
+              'lxc.mount.entry': 'tmpfs tmp tmpfs defaults 0 0', 'lxc.environment': 'LANG=C.UTF-8 é'}
+    assert lxc.check_request(want(config=config), OWNER, [WEB_U], [WEB_G]) == (WEB_U, WEB_G)
+
+
+@pytest.mark.parametrize('timeout', [0, -1])
+def test_refuses_timeout_below_one(timeout):
+    with pytest.raises(Refusal, match='timeout is %d: give the seconds' % timeout):
+        lxc.check_request(want(timeout=timeout), OWNER, [WEB_U], [WEB_G])
+
+
+def test_refuses_local_template_without_image_paths_unless_absent():
+    with pytest.raises(Refusal, match='template=local needs metadata and rootfs'):
+        lxc.check_request(want(rootfs=None), OWNER, [WEB_U], [WEB_G])
+    assert lxc.check_request(want(rootfs=None, state='absent'), OWNER, [WEB_U], [WEB_G]) == (WEB_U, WEB_G)
+
+
+def test_parameters_are_checked_before_the_owner():
+    """A wrong parameter is named even when the owner is wrong too."""
+    with pytest.raises(Refusal, match='control character'):
+        lxc.check_request(want(config={'lxc.uts.name': 'a\nb'}), None, [], [])
