@@ -181,6 +181,10 @@ class BlockDevices(object):
     def meminfo(self):
         return parse_meminfo(read_text(os.path.join(self.proc_root, 'meminfo'), ''))
 
+    def filesystem_types(self, number):
+        """Types of the filesystems mounted from device MAJOR:MINOR (a file's st_dev), e.g. {'tmpfs'}."""
+        return set(m['fstype'] for m in self.mounts() if m['major_minor'] == number)
+
     def mountpoints(self, name):
         """Where the device is mounted (every mountpoint, bind mounts included)."""
         dev = self.major_minor(name)

@@ -169,41 +169,73 @@ config_line:
 '''
 
 import os
+import stat
 import time
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, parse_blkid_export
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
-    array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs, uuid_hex)
+    array_line_with_spares, array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs,
+    uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
     blocking_condition, plan, reshape_heading_to_target, resume_step)
 
+# Where the kernel is read and how a /dev path is identified (tests point them at fixture trees).
+SYS_ROOT = '/sys'
+PROC_ROOT = '/proc'
+DEV_STAT = os.stat
+# Filesystems a power loss empties: a backup file there is gone when mdadm needs it.
+VOLATILE_FILESYSTEMS = ('tmpfs', 'ramfs')
+BLKID_NOTHING_FOUND = 2
+BLKID_AMBIVALENT = 8
+
+
+class CommandFailed(Exception):
+    """A command exited non-zero: the message names it and gives its output."""
+
+
+class Timeout(Exception):
+    """The array was still busy at the deadline."""
+
 
 class MdArray(object):
-    """Reads one live array's state through mdadm and sysfs."""
+    """Reads one live array's state through mdadm and sysfs, and runs mdadm on it."""
 
-    def __init__(self, module, mdadm, blockdevs, name):
-        self.module = module
+    def __init__(self, mdadm, blockdevs, name):
         self.mdadm = mdadm
         self.blockdevs = blockdevs
         self.name = name
         self.path = '/dev/%s' % name
 
+    def run(self, *args):
+        rc, out, err = self.mdadm.run(*args, check_rc=False)
+        if rc != 0:
+            raise CommandFailed('%s failed (exit %d): %s' % (' '.join(self.mdadm.argv(*args)), rc, (err or out).strip()))
+        return out
+
+    def sysfs(self):
+        return read_md_sysfs(self.name, self.blockdevs.sys_root)
+
     def state(self):
-        _rc, out, _err = self.mdadm.run('--detail', '--export', self.path)
-        state = array_state(parse_detail_export(out), read_md_sysfs(self.name), self.blockdevs.size(self.name))
+        state = array_state(parse_detail_export(self.run('--detail', '--export', self.path)), self.sysfs(),
+                            self.blockdevs.size(self.name))
         state['device'] = self.path
         return state
 
+    def brief_line(self):
+        """The ARRAY line mdadm gives this array as it is now (mdadm --detail --brief)."""
+        return self.run('--detail', '--brief', self.path).strip().splitlines()[0]
+
     def wait_idle(self, deadline, poll_interval, progress):
-        """Poll sysfs until no reshape, resync or recovery runs; False when the deadline passed."""
+        """Poll sysfs until no reshape, resync or recovery runs; Timeout when the deadline passed."""
         while True:
-            sysfs = read_md_sysfs(self.name)
+            sysfs = self.sysfs()
             action = sysfs.get('sync_action') or 'idle'
             reshaping = (sysfs.get('reshape_position') or 'none') != 'none'
             if action == 'idle' and not reshaping:
-                return True
+                return
             completed = (sysfs.get('sync_completed') or '').split('/')
             percent = None
             if len(completed) == 2 and completed[1].strip().isdigit() and int(completed[1]) > 0:
@@ -212,7 +244,8 @@ class MdArray(object):
                 progress.append({'action': 'reshape' if reshaping and action == 'idle' else action,
                                  'percent': percent, 'time': int(time.time())})
             if time.time() >= deadline:
-                return False
+                raise Timeout('%s is still busy (%s); it goes on in the kernel (cat /proc/mdstat). '
+                              'Run again to wait for it, or give a longer timeout.' % (self.path, progress[-1]['action']))
             time.sleep(poll_interval)
 
 
@@ -224,9 +257,86 @@ def render(state):
     return ''.join('%s: %s\n' % (k, v) for k, v in sorted(public_state(state).items()))
 
 
-def refuse_unsafe_new_devices(module, blockdevs, state, new_devices, current_members):
+def check_parameters(params):
+    """Refuse a parameter out of range or of the wrong form, before anything is read or changed."""
+    for name in ('timeout', 'poll_interval'):
+        if params[name] < 1:
+            raise Refusal('%s is %d: give a number of seconds, 1 or more.' % (name, params[name]))
+    if params['raid_devices'] is not None and params['raid_devices'] < 1:
+        raise Refusal('raid_devices is %d: give the number of active devices the array should have (1 or more), '
+                      'or leave it out to make it the number of devices.' % params['raid_devices'])
+    if normalize_level(params['level']) is None:
+        raise Refusal('level %s is not one md_reshape handles: use one of 0, 1, 4, 5, 6, 10.' % params['level'])
+    if not params['devices']:
+        raise Refusal('devices is empty: list every device the array should end with, current members included.')
+    for device in params['devices']:
+        if not device or len(device.replace(',', ' ').split()) != 1:
+            raise Refusal('devices holds "%s", which is not one device path: give devices as a list, one device per '
+                          'item (devices: [/dev/sdb2, /dev/sdc2]).' % device)
+
+
+def resolve_array(blockdevs, path):
+    """Kernel name of the md array at ``path``, by its major:minor; Refusal for anything else."""
+    try:
+        name = blockdevs.identify(path)
+    except Refusal as refusal:
+        raise Refusal('%s is not an md array on this host: %s' % (path, refusal))
+    if not os.path.isdir(os.path.join(blockdevs.sys_root, 'block', name, 'md')):
+        raise Refusal('%s is /dev/%s, which is not an md array on this host (cat /proc/mdstat lists them): '
+                      'md_reshape changes existing arrays, create it first.' % (path, name))
+    return name
+
+
+def resolve_devices(blockdevs, array_name, paths):
+    """The kernel path of each declared device, by its major:minor; Refusal for a non-device or a duplicate."""
+    names = []
+    for path in paths:
+        try:
+            name = blockdevs.identify(path)
+        except Refusal as refusal:
+            raise Refusal('in devices, %s' % refusal)
+        if name == array_name:
+            raise Refusal('devices lists %s, which is the array itself: list the devices it is made of.' % path)
+        if name in names:
+            raise Refusal('devices lists /dev/%s twice: %s and %s are the same device. List each device once.'
+                          % (name, paths[names.index(name)], path))
+        names.append(name)
+    return ['/dev/%s' % name for name in names]
+
+
+def refuse_data_on(blkid, state, device):
+    """Refuse a device unless blkid clearly finds nothing on it but its partition entry (or this array's own
+    member signature, left by an earlier step)."""
+    rc, out, err = blkid.run('-p', '-o', 'export', device, check_rc=False)
+    if rc == BLKID_NOTHING_FOUND:
+        return
+    if rc == BLKID_AMBIVALENT:
+        raise Refusal('blkid finds several signatures on %s (%s): adding it to %s would destroy what they belong to. '
+                      'Look at them with "wipefs %s"; if the contents are not needed, erase them with "wipefs -a %s" '
+                      'and run again.' % (device, err.strip(), state['device'], device, device))
+    if rc != 0:
+        raise Refusal('blkid cannot tell whether %s holds data (exit %d: %s): md_reshape adds only a device found '
+                      'blank. Check it with "blkid -p %s" and "wipefs %s", then run again.'
+                      % (device, rc, (err or out).strip(), device, device))
+    found = dict((k, v) for k, v in parse_blkid_export(out).items() if k != 'DEVNAME' and not k.startswith('PART_ENTRY_'))
+    if not found:
+        return  # a blank partition: blkid reports only its entry in the partition table
+    if found.get('TYPE') == 'linux_raid_member' and uuid_hex(found.get('UUID')) == uuid_hex(state['uuid']):
+        return  # a member of this very array that an earlier step let go
+    if found.get('TYPE'):
+        what = 'a %s signature' % found['TYPE']
+    elif found.get('PTTYPE'):
+        what = 'a %s partition table' % found['PTTYPE']
+    else:
+        what = 'data blkid describes as %s' % ' '.join('%s=%s' % item for item in sorted(found.items()))
+    raise Refusal('%s holds %s%s: adding it to %s would destroy it. If its contents are not needed, '
+                  'erase it with "wipefs -a %s" and run again.'
+                  % (device, what, ' (UUID %s)' % found['UUID'] if found.get('UUID') else '', state['device'], device))
+
+
+def refuse_unsafe_new_devices(module, blockdevs, state, new_devices):
     """Refuse a new device that is in use, holds data or is smaller than the members."""
-    member_size = min(blockdevs.size(os.path.basename(m)) for m in current_members) if current_members else 0
+    member_size = min(blockdevs.size(os.path.basename(m)) for m in state['members']) if state['members'] else 0
     blkid = CommandRunner(module, 'blkid')
     for device in new_devices:
         name = os.path.basename(device)
@@ -237,49 +347,118 @@ def refuse_unsafe_new_devices(module, blockdevs, state, new_devices, current_mem
         if size < member_size:
             raise Refusal('%s is too small to join %s: %d bytes, its members have %d. Use a device at least as large.'
                           % (device, state['device'], size, member_size))
-        rc, out, _err = blkid.run('-p', '-o', 'export', device, check_rc=False)
-        tags = parse_blkid_export(out) if rc == 0 else {}
-        if tags.get('TYPE') == 'linux_raid_member' and uuid_hex(tags.get('UUID')) == uuid_hex(state['uuid']):
-            continue  # a member of this very array that an earlier step let go
-        if tags.get('TYPE') or tags.get('PTTYPE'):
-            raise Refusal('%s holds a %s signature%s: adding it to %s would destroy it. If its contents are not needed, '
-                          'erase it with "wipefs -a %s" and run again.'
-                          % (device, tags.get('TYPE') or tags.get('PTTYPE') + ' partition table',
-                             ' (UUID %s)' % tags['UUID'] if tags.get('UUID') else '', state['device'], device))
+        refuse_data_on(blkid, state, device)
 
 
-def refuse_backup_on_array(blockdevs, state, backup_file, members):
-    """The backup file must survive the array: refuse one stored on it or on its members."""
+def refuse_unsafe_backup_file(blockdevs, state, backup_file, devices):
+    """The backup file must survive what it exists for: refuse one on the array, its devices or a volatile filesystem."""
     directory = os.path.dirname(os.path.abspath(backup_file))
-    if not os.path.isdir(directory):
+    try:
+        directory_stat = os.stat(directory)
+    except OSError:
+        directory_stat = None
+    if directory_stat is None or not stat.S_ISDIR(directory_stat.st_mode):
         raise Refusal('the directory of backup_file %s does not exist: create it on a filesystem outside %s.'
                       % (backup_file, state['device']))
-    st = os.stat(directory)
-    where = '%d:%d' % (os.major(st.st_dev), os.minor(st.st_dev))
-    array_name = os.path.basename(state['device'])
-    for name in [array_name] + [os.path.basename(m) for m in members]:
+    where = '%d:%d' % (os.major(directory_stat.st_dev), os.minor(directory_stat.st_dev))
+    volatile = sorted(blockdevs.filesystem_types(where) & set(VOLATILE_FILESYSTEMS))
+    if volatile:
+        raise Refusal('backup_file %s is on %s, which a power loss empties, and a power loss in the middle of a reshape '
+                      'is what mdadm needs it for. Put it on a disk filesystem outside the array (for example /root).'
+                      % (backup_file, volatile[0]))
+    for name in [os.path.basename(d) for d in [state['device']] + devices]:
         if blockdevs.major_minor(name) == where:
-            raise Refusal('backup_file %s is on %s, which this reshape changes: a crash would take the backup '
-                          'with it. Put it on a filesystem outside the array (for example /root).'
-                          % (backup_file, '/dev/%s' % name))
-    if os.path.exists(backup_file) and not state['reshaping']:
+            raise Refusal('backup_file %s is on /dev/%s, which this reshape changes: a crash would take the backup '
+                          'with it. Put it on a filesystem outside the array (for example /root).' % (backup_file, name))
+    if os.path.lexists(backup_file) and not state['reshaping']:
         raise Refusal('backup_file %s exists but %s is not reshaping: it is left from an earlier reshape. '
                       'Remove it (or choose another path) and run again.' % (backup_file, state['device']))
 
 
-def update_config(module, mdadm, array_path, config_file):
-    _rc, line, _err = mdadm.run('--detail', '--brief', array_path)
-    line = line.strip().splitlines()[0]
-    uuid = line.split('UUID=')[1].split()[0]
+def decide(state, md, level, raid_devices, devices, backup_file):
+    """From the array's state: (step resuming an interrupted reshape or None, 'wait' or None, planned steps).
+
+    Raises Refusal for an array that cannot be reshaped now, or a target it cannot reach.
+    """
+    resume = resume_step(state, md)
+    blocked = blocking_condition(state, level, raid_devices)
+    if blocked == 'wait' and state['reshaping']:
+        heading = reshape_heading_to_target(state, level, raid_devices, devices, md)
+        if heading:
+            raise Refusal(heading)
+    elif blocked and blocked != 'wait':
+        raise Refusal(blocked)
+    return resume, blocked, plan(state, md, level, raid_devices, devices, backup_file)
+
+
+class Reshape(object):
+    """Runs a plan on the array, planning again from the real state after every step.
+
+    ``done`` lists the mdadm commands run so far: whatever fails, the module reports them and changed.
+    """
+
+    def __init__(self, module, blockdevs, array, target):
+        self.module = module
+        self.blockdevs = blockdevs
+        self.array = array
+        self.level, self.raid_devices, self.devices = target
+        self.params = module.params
+        self.deadline = time.time() + self.params['timeout']
+        self.done = []
+        self.progress = []
+
+    def plan(self, state):
+        return plan(state, self.array.path, self.level, self.raid_devices, self.devices, self.params['backup_file'])
+
+    def run(self, step):
+        self.array.run(*step['argv'][1:])
+        self.done.append(' '.join(step['argv']))
+
+    def settled_state(self):
+        """Wait for the array to be idle (unless wait is false); its state then, and whether it is idle."""
+        if not self.params['wait']:
+            return self.array.state(), False
+        self.array.wait_idle(self.deadline, self.params['poll_interval'], self.progress)
+        return self.array.state(), True
+
+    def act(self, state, resume, blocked, steps):
+        """Resume, wait, run the steps; returns the last state read and the steps still to run."""
+        if resume:
+            self.run(resume)
+        if blocked == 'wait':
+            state, idle = self.settled_state()
+            if not idle:
+                return state, steps
+            blocked = blocking_condition(state, self.level, self.raid_devices)
+            if blocked:
+                raise Refusal(blocked)
+            steps = self.plan(state)
+        for _attempt in range(len(steps) + 4):
+            if not steps:
+                break
+            # A device may have been mounted or written while the array was busy: check again before each step.
+            refuse_unsafe_new_devices(self.module, self.blockdevs, state,
+                                      [d for d in self.devices if d not in state['members'] + state['spares']])
+            self.run(steps[0])
+            time.sleep(1)
+            state, idle = self.settled_state()
+            if not idle:
+                break
+            steps = self.plan(state)
+        return state, steps
+
+
+def update_config(module, config_file, line):
+    """Put the array's ARRAY entry in mdadm.conf; whether the file changes."""
     current = read_text(config_file, '')
     if current and not current.endswith('\n'):
         current += '\n'
-    wanted = mdadm_conf_with_array(current, line, uuid)
+    wanted = mdadm_conf_with_array(current, line, line.split('UUID=')[1].split()[0])
     if wanted == current:
-        return line, False
+        return False
     if not module.check_mode:
         write_atomically(module, config_file, wanted)
-    return line, True
+    return True
 
 
 def main():
@@ -299,106 +478,62 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    blockdevs = BlockDevices()
-    mdadm = CommandRunner(module, 'mdadm')
-    deadline = time.time() + p['timeout']
-
-    name = blockdevs.kernel_name(p['device'])
-    if name is None or not os.path.isdir('/sys/block/%s/md' % name):
-        module.fail_json(msg='%s is not an md array on this host (cat /proc/mdstat lists them): '
-                             'md_reshape changes existing arrays, create it first.' % p['device'])
-    level = normalize_level(p['level'])
-    if level is None:
-        module.fail_json(msg='level %s is not one md_reshape handles: use one of 0, 1, 4, 5, 6, 10.' % p['level'])
-    devices = []
-    for device in p['devices']:
-        kernel = blockdevs.kernel_name(device)
-        if kernel is None:
-            module.fail_json(msg='device %s does not exist: check its name (lsblk) before reshaping %s.'
-                                 % (device, p['device']))
-        devices.append('/dev/%s' % kernel)
-    raid_devices = p['raid_devices'] or len(devices)
-
-    array = MdArray(module, mdadm, blockdevs, name)
-    before = state = array.state()
-    result = dict(changed=False, actions=[], steps=[], before=public_state(before), finished=False,
-                  reshape_interrupted=False)
-    progress = []
+    result = dict(changed=False, actions=[], steps=[], finished=False, reshape_interrupted=False)
+    # Read and validate everything, then plan: nothing changes before this block has passed.
     try:
-        resume = resume_step(state, array.path)
-        blocked = blocking_condition(state, level, raid_devices)
-        if blocked == 'wait' and state['reshaping']:
-            heading = reshape_heading_to_target(state, level, raid_devices, devices, array.path)
-            if heading:
-                raise Refusal(heading)
-        elif blocked and blocked != 'wait':
-            raise Refusal(blocked)
-        if resume:
-            result.update(reshape_interrupted=True, changed=True, steps=[resume], actions=[' '.join(resume['argv'])])
-            if not module.check_mode:
-                mdadm.run(*resume['argv'][1:])
-        if blocked == 'wait' and not module.check_mode:
-            if not p['wait']:
-                module.exit_json(msg='%s is busy (%s); run again to continue' % (array.path, state['sync_action']),
-                                 after=public_state(state), **result)
-            if not array.wait_idle(deadline, p['poll_interval'], progress):
-                module.fail_json(msg='timed out waiting for %s to finish its %s' % (array.path, state['sync_action']),
-                                 progress=progress, **result)
-            state = array.state()
-            blocked = blocking_condition(state, level, raid_devices)
-            if blocked:
-                raise Refusal(blocked)
-        steps = plan(state, array.path, level, raid_devices, devices, p['backup_file'])
-        new_devices = [d for d in devices if d not in state['members'] and d not in state['spares']]
-        if steps:
-            refuse_unsafe_new_devices(module, blockdevs, state, new_devices, state['members'])
+        check_parameters(p)
+        level = normalize_level(p['level'])
+        blockdevs = BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, stat_path=DEV_STAT)
+        array = MdArray(CommandRunner(module, 'mdadm'), blockdevs, resolve_array(blockdevs, p['device']))
+        devices = resolve_devices(blockdevs, array.name, p['devices'])
+        raid_devices = len(devices) if p['raid_devices'] is None else p['raid_devices']
+        before = state = array.state()
+        result['before'] = public_state(before)
+        resume, blocked, steps = decide(state, array.path, level, raid_devices, devices, p['backup_file'])
+        if steps or resume:
+            refuse_unsafe_new_devices(module, blockdevs, state,
+                                      [d for d in devices if d not in state['members'] + state['spares']])
             if p['backup_file']:
-                refuse_backup_on_array(blockdevs, state, p['backup_file'], state['members'] + state['spares'])
-    except Refusal as refusal:
+                refuse_unsafe_backup_file(blockdevs, state, p['backup_file'], devices)
+        line = array.brief_line() if p['update_config'] else None
+    except (Refusal, CommandFailed) as refusal:
         module.fail_json(msg='%s: %s' % (p['device'], refusal), **result)
 
-    result['steps'] += steps
-    result['actions'] += [' '.join(s['argv']) for s in steps]
-    if module.check_mode or not steps:
-        after = dict(state, **steps[-1]['expect']) if steps else state
-        result.update(changed=result['changed'] or bool(steps), after=public_state(after),
-                      finished=not steps and blocked is None)
+    planned = ([resume] if resume else []) + steps
+    result.update(reshape_interrupted=bool(resume), steps=planned, actions=[' '.join(s['argv']) for s in planned])
+    if module.check_mode or not (planned or (blocked == 'wait' and p['wait'])):
+        after = dict(state, **planned[-1]['expect']) if planned else state
+        result.update(changed=bool(planned), finished=not planned and blocked is None)
+        if line:
+            line = array_line_with_spares(line, len(after['spares']))
     else:
-        done = [' '.join(resume['argv'])] if resume else []
-        for _attempt in range(len(steps) + 4):
-            if not steps:
-                break
-            step = steps[0]
-            mdadm.run(*step['argv'][1:])
-            done.append(' '.join(step['argv']))
-            time.sleep(1)
-            if not p['wait']:
-                break
-            if not array.wait_idle(deadline, p['poll_interval'], progress):
-                module.fail_json(msg='timed out after %d s while %s reshapes; it goes on in the kernel '
-                                     '(cat /proc/mdstat). Run again to wait for it.' % (p['timeout'], array.path),
-                                 progress=progress, changed=True, actions=done, before=result['before'])
-            state = array.state()
-            try:
-                steps = plan(state, array.path, level, raid_devices, devices, p['backup_file'])
-            except Refusal as refusal:
-                module.fail_json(msg='%s after %s: %s' % (p['device'], done[-1], refusal), changed=True,
-                                 actions=done, before=result['before'], after=public_state(state))
-        state = array.state()
-        result.update(changed=True, actions=done, after=public_state(state),
-                      finished=p['wait'] and not steps and state['sync_action'] == 'idle')
+        reshape = Reshape(module, blockdevs, array, (level, raid_devices, devices))
+        try:
+            after, steps = reshape.act(state, resume, blocked, steps)
+            if p['update_config']:
+                line = array.brief_line()
+        except Exception as failure:
+            failed_step = ' after %s' % reshape.done[-1] if reshape.done else ''
+            module.fail_json(msg='%s%s: %s' % (p['device'], failed_step, failure), changed=bool(reshape.done),
+                             actions=reshape.done, before=result['before'], progress=reshape.progress,
+                             exception=traceback.format_exc())
+        result.update(changed=bool(reshape.done), actions=reshape.done, finished=p['wait'] and not steps and after['sync_action'] == 'idle')
+        if reshape.progress:
+            result['progress'] = reshape.progress
         if steps and p['wait']:
-            module.fail_json(msg='%s did not reach the target after %s' % (p['device'], '; '.join(done)), **result)
-    if progress:
-        result['progress'] = progress
+            module.fail_json(msg='%s did not reach the target after %s' % (p['device'], '; '.join(reshape.done)),
+                             after=public_state(after), **result)
+    result['after'] = public_state(after)
 
-    if p['update_config']:
-        line, changed = update_config(module, mdadm, array.path, p['config_file'])
+    if line:
         result['config_line'] = line
-        result['changed'] = result['changed'] or changed
+        try:
+            result['changed'] = update_config(module, p['config_file'], line) or result['changed']
+        except (IOError, OSError) as failure:
+            module.fail_json(msg='%s: cannot update %s: %s' % (p['device'], p['config_file'], failure), **result)
 
     if module._diff:
-        result['diff'] = dict(before=render(before), after=render(dict(state, **result['after'])))
+        result['diff'] = dict(before=render(before), after=render(after))
     module.exit_json(**result)
 
 
