@@ -11,7 +11,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import ipaddress
 import json
+import os
+import re
+import stat
+import struct
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 
@@ -20,7 +25,23 @@ DRIFT_TARGET = '/var/lib/ntp'
 RESTART_POLICY = 'always'
 BUILD_HASH_LABEL = 'fleet.linux.ntpd.build-hash'
 MANAGED_LABEL = 'fleet.linux.ntpd.managed'
-STATES = ('started', 'stopped', 'absent', 'restarted')
+STATES = ('started', 'stopped', 'absent', 'restarted', 'present')
+
+# What ntpd uses: SYS_TIME to set the clock, SYS_RESOURCE to lock its memory, and in the host's
+# network NET_BIND_SERVICE for udp/123 (in a bridge network dockerd lets it bind low ports).
+NTPD_CAPABILITIES = ('SYS_TIME', 'SYS_RESOURCE')
+HOST_NETWORK_CAPABILITY = 'NET_BIND_SERVICE'
+# The only host directories that may hold the drift file (anything else: a named volume).
+DRIFT_DIRECTORY_ROOT = '/var/lib/fleet-ntpd/drift'
+# The root filesystem is read-only; ntpd writes its drift file in the volume and nothing else,
+# these keep the usual scratch places writable (never executable) for its libraries.
+TMPFS = {'/run': 'rw,nosuid,nodev,noexec,size=1m', '/tmp': 'rw,nosuid,nodev,noexec,size=1m'}
+NO_NEW_PRIVILEGES = 'no-new-privileges'
+# dockerd's own rules for container and volume names, and image repositories.
+DOCKER_NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
+IMAGE_REPOSITORY = re.compile(r'^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+                              r'(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$')
+PORT_RANGE = (1, 65535)
 
 # Linux capability numbers (include/uapi/linux/capability.h), to read CapBnd masks.
 CAPABILITIES = (
@@ -77,10 +98,11 @@ def refuse_ungrantable(capabilities, bounding):
            'pageable memory)' if 'SYS_RESOURCE' in missing else ''))
 
 
-def parse_port(spec):
+def split_port(spec):
     """'[host_ip:]host_port:container_port[/proto]' -> (host_ip, host_port, container_port, proto).
 
     The protocol defaults to udp (NTP). A host IP of 0.0.0.0 is written as '' as dockerd does.
+    Only the syntax is checked (see parse_port).
     """
     text, _sep, proto = spec.partition('/')
     proto = (proto or 'udp').lower()
@@ -95,6 +117,196 @@ def parse_port(spec):
             raise Refusal('published_ports: %r: write an IPv6 address in brackets, [::1]:123:123/udp' % spec)
         host_ip = host_ip[1:-1]
     return ('' if host_ip == '0.0.0.0' else host_ip, int(parts[1]), int(parts[2]), proto)
+
+
+def parse_port(spec):
+    """split_port, refusing a port outside 1-65535 and a host IP that is not an IP address."""
+    host_ip, host_port, container_port, proto = split_port(spec)
+    for role, number in (('host', host_port), ('container', container_port)):
+        if not PORT_RANGE[0] <= number <= PORT_RANGE[1]:
+            raise Refusal('published_ports: %r: %s port %d is not a port number (%d-%d); ntpd serves '
+                          'udp/123, e.g. 123:123/udp' % ((spec, role, number) + PORT_RANGE))
+    if host_ip:
+        try:
+            host_ip = str(ipaddress.ip_address(host_ip))
+        except ValueError:
+            raise Refusal('published_ports: %r: %s is not an IP address (write an address of this '
+                          'host, or leave it out to publish on every address)' % (spec, host_ip))
+    return ('' if host_ip == '0.0.0.0' else host_ip, host_port, container_port, proto)
+
+
+def parse_ports(specs):
+    """The parsed published_ports, sorted; the same host port twice (on overlapping addresses) is refused."""
+    ports = sorted(parse_port(spec) for spec in specs)
+    for index, port in enumerate(ports):
+        for other in ports[index + 1:]:
+            if port[1:2] + port[3:] == other[1:2] + other[3:] and addresses_overlap(port[0], other[0]):
+                raise Refusal('published_ports: %s and %s publish the same host port twice: list it once'
+                              % (port_text(port), port_text(other)))
+    return ports
+
+
+def addresses_overlap(first, second):
+    """Whether sockets bound to these addresses ('' or a wildcard: every address) conflict."""
+    wildcards = ('', '0.0.0.0', '::')
+    if first in wildcards or second in wildcards:
+        if '::' in (first, second) or '' in (first, second):
+            return True
+        return ':' not in first + second
+    return ipaddress.ip_address(first) == ipaddress.ip_address(second)
+
+
+def validate(params):
+    """Every parameter of docker_ntpd checked before anything is read or changed.
+
+    Returns the normalized capabilities and ports; raises Refusal naming every problem found.
+    """
+    problems = []
+    if not DOCKER_NAME.match(params['name']):
+        problems.append('name: %r is not a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)' % params['name'])
+    if not IMAGE_REPOSITORY.match(params['image']):
+        problems.append('image: %r is not an image repository (lower case, no tag: the module tags '
+                        'each build ARCH-HASH), e.g. fleet-linux/ntpd' % params['image'])
+    dockerfile = params['dockerfile']
+    if os.path.isabs(dockerfile) or '..' in dockerfile.split('/'):
+        problems.append('dockerfile: %r must be a path inside build_context (relative, without ..)' % dockerfile)
+    for option, lowest in (('stop_timeout', 0), ('build_timeout', 1)):
+        if params[option] < lowest:
+            problems.append('%s: %d seconds is below %d' % (option, params[option], lowest))
+    capabilities = checked(problems, validate_capabilities, params)
+    ports = checked(problems, validate_ports, params)
+    checked(problems, validate_drift_volume, params)
+    if problems:
+        raise Refusal('; '.join(problems))
+    return capabilities, ports
+
+
+def checked(problems, check, params):
+    """``check(params)``, or None with its refusal added to ``problems``."""
+    try:
+        return check(params)
+    except Refusal as exc:
+        problems.append(str(exc))
+        return None
+
+
+def validate_capabilities(params):
+    """The declared capabilities, refusing any ntpd does not use (unless allowed) and, in the
+    host's network, any at all beyond what ntpd uses there."""
+    capabilities = sorted(set(normalize_capability(c) for c in params['capabilities']))
+    host_network = params['network_mode'] == 'host'
+    if host_network and HOST_NETWORK_CAPABILITY not in capabilities:
+        raise Refusal('network_mode: host makes ntpd bind udp/123 in the host network, which '
+                      'needs NET_BIND_SERVICE: add it to capabilities (or use network_mode: bridge '
+                      'with published_ports)')
+    used = NTPD_CAPABILITIES + ((HOST_NETWORK_CAPABILITY,) if host_network else ())
+    extra = [cap for cap in capabilities if cap not in used]
+    if extra and host_network:
+        raise Refusal('capabilities: %s in the host network would act on the host itself; ntpd uses '
+                      'only %s there: remove %s (allow_extra_capabilities does not apply with '
+                      'network_mode: host)' % (', '.join(extra), ', '.join(used), ', '.join(extra)))
+    if extra and not params['allow_extra_capabilities']:
+        raise Refusal('capabilities: %s %s not used by ntpd, which runs as root in the container: '
+                      'declare only %s%s, or set allow_extra_capabilities: true if you really mean it'
+                      % (', '.join(extra), 'is' if len(extra) == 1 else 'are', ', '.join(used),
+                         ' (in a bridge network dockerd lets ntpd bind udp/123 without NET_BIND_SERVICE)'
+                         if HOST_NETWORK_CAPABILITY in extra else ''))
+    return capabilities
+
+
+def validate_ports(params):
+    return [] if params['network_mode'] == 'host' else parse_ports(params['published_ports'])
+
+
+def validate_drift_volume(params):
+    """A named volume, or a host directory at or below DRIFT_DIRECTORY_ROOT."""
+    volume = params['drift_volume']
+    if DOCKER_NAME.match(volume):
+        return
+    if os.path.isabs(volume) and os.path.normpath(volume) == volume and (
+            volume == DRIFT_DIRECTORY_ROOT or volume.startswith(DRIFT_DIRECTORY_ROOT + '/')):
+        return
+    raise Refusal('drift_volume: %r is neither a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+) nor a directory '
+                  'below %s: ntpd runs as root and writes there; use a named volume such as ntpd-drift'
+                  % (volume, DRIFT_DIRECTORY_ROOT))
+
+
+def unsafe_path_reason(path, lstat=os.lstat):
+    """Why someone other than root could change what ``path`` leads to, or None.
+
+    Every existing component must be neither a symbolic link nor owned by another user, nor
+    writable by group or others (a sticky directory such as /tmp excepted). The components
+    that do not exist yet are left to the caller.
+    """
+    current = '/'
+    for name in [''] + [part for part in path.split('/') if part]:
+        current = os.path.join(current, name)
+        try:
+            info = lstat(current)
+        except OSError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return '%s is a symbolic link' % current
+        if info.st_uid not in (0, os.geteuid()):
+            return '%s is owned by uid %d' % (current, info.st_uid)
+        if info.st_mode & 0o022 and not (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
+            return '%s is writable by group or others (mode %04o)' % (current, stat.S_IMODE(info.st_mode))
+    return None
+
+
+def wanted_ports(desired):
+    """The host ports the declared container binds once started (ntpd in the host's network: udp/123)."""
+    if desired['network_mode'] == 'host':
+        return [('', 123, 123, 'udp')]
+    return [parse_port(p) for p in desired['ports']]
+
+
+def ports_held(view):
+    """The host ports a running container holds; '*': ntpd in the host's network binds udp/123 on
+    every address of the host."""
+    if not view or not view['running']:
+        return []
+    if view['network_mode'] == 'host':
+        return [('*', 123, 123, 'udp')]
+    return [split_port(p) for p in view['ports']]
+
+
+# /proc/net files, the protocol of their sockets; TCP sockets count only when listening (0A).
+PROC_NET_FILES = (('udp', 'udp'), ('udp6', 'udp'), ('tcp', 'tcp'), ('tcp6', 'tcp'))
+TCP_LISTEN = '0A'
+
+
+def parse_proc_net(text, proto):
+    """(proto, address, port) of the bound sockets in /proc/net/{udp,udp6,tcp,tcp6} text."""
+    sockets = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or (proto == 'tcp' and fields[3] != TCP_LISTEN):
+            continue
+        address, _sep, port = fields[1].partition(':')
+        sockets.append((proto, proc_net_address(address), int(port, 16)))
+    return sockets
+
+
+def proc_net_address(text):
+    """The address of /proc/net's hex notation (32-bit words in the host's byte order)."""
+    raw = b''.join(struct.pack('=I', int(text[i:i + 8], 16)) for i in range(0, len(text), 8))
+    address = ipaddress.ip_address(raw)
+    mapped = getattr(address, 'ipv4_mapped', None)
+    return str(mapped or address)
+
+
+def foreign_port_holders(wanted, sockets, held):
+    """(wanted port, socket) pairs where a socket not of the container holding ``held`` takes a
+    wanted host port. dockerd's proxy binds exactly the published address, every address as
+    0.0.0.0 and ::."""
+    def own(sock):
+        return any(sock[0] == proto and sock[2] == host_port
+                   and (host_ip in ('*', sock[1]) or (host_ip == '' and sock[1] in ('0.0.0.0', '::')))
+                   for host_ip, host_port, _container_port, proto in held)
+    return [(port, sock) for port in wanted for sock in sockets
+            if sock[0] == port[3] and sock[2] == port[1] and addresses_overlap(port[0], sock[1])
+            and not own(sock)]
 
 
 def port_text(port):
@@ -117,13 +329,7 @@ def bind_text(mount):
 
 def desired_container(params, image_id):
     """The declared container as a comparable view (``image_id`` None: not built yet)."""
-    capabilities = sorted(set(normalize_capability(c) for c in params['capabilities']))
-    network_mode = params['network_mode']
-    if network_mode == 'host' and 'NET_BIND_SERVICE' not in capabilities:
-        raise Refusal('network_mode: host makes ntpd bind udp/123 in the host network, which '
-                      'needs NET_BIND_SERVICE: add it to capabilities (or use network_mode: bridge '
-                      'with published_ports)')
-    ports = [] if network_mode == 'host' else sorted(parse_port(p) for p in params['published_ports'])
+    capabilities, ports = validate(params)
     mounts = [
         {'source': params['config_file'], 'target': CONFIG_TARGET, 'read_only': True},
         {'source': params['drift_volume'], 'target': DRIFT_TARGET, 'read_only': False},
@@ -133,11 +339,18 @@ def desired_container(params, image_id):
         'command': list(params['ntpd_args']),
         'capabilities': capabilities,
         'privileged': False,
+        'no_new_privileges': True,
+        'read_only_root': True,
+        'tmpfs': tmpfs_text(TMPFS),
         'restart_policy': RESTART_POLICY,
-        'network_mode': network_mode,
+        'network_mode': params['network_mode'],
         'mounts': sorted(bind_text(m) for m in mounts),
         'ports': [port_text(p) for p in ports],
     }
+
+
+def tmpfs_text(tmpfs):
+    return ['%s:%s' % (target, options) for target, options in sorted((tmpfs or {}).items())]
 
 
 def current_container(inspect):
@@ -160,6 +373,10 @@ def current_container(inspect):
         'capabilities': sorted(set(c.upper().replace('CAP_', '', 1) for c in host.get('CapAdd') or [])),
         'capabilities_dropped': sorted(set(c.upper().replace('CAP_', '', 1) for c in host.get('CapDrop') or [])),
         'privileged': bool(host.get('Privileged')),
+        'no_new_privileges': any(opt in (NO_NEW_PRIVILEGES, NO_NEW_PRIVILEGES + ':true', NO_NEW_PRIVILEGES + '=true')
+                                 for opt in host.get('SecurityOpt') or []),
+        'read_only_root': bool(host.get('ReadonlyRootfs')),
+        'tmpfs': tmpfs_text(host.get('Tmpfs')),
         'restart_policy': (host.get('RestartPolicy') or {}).get('Name') or 'no',
         'network_mode': host.get('NetworkMode') or 'default',
         'mounts': sorted(bind_text(parse_bind(b)) for b in host.get('Binds') or []),
@@ -169,8 +386,8 @@ def current_container(inspect):
     }
 
 
-COMPARED = ('image_id', 'command', 'capabilities', 'privileged', 'restart_policy',
-            'network_mode', 'mounts', 'ports')
+COMPARED = ('image_id', 'command', 'capabilities', 'privileged', 'no_new_privileges', 'read_only_root',
+            'tmpfs', 'restart_policy', 'network_mode', 'mounts', 'ports')
 
 
 def differences(current, desired):
@@ -190,6 +407,8 @@ def plan(state, image_ready, base_present, current, desired):
 
     image_ready: an image built from this exact context and base exists (tag and label match).
     base_present: the base image is in the local engine (otherwise it must be pulled first).
+    State present builds and creates without starting or stopping (a running container that must
+    be recreated is started again).
     Actions: pull, build, create, recreate (stop + remove + create), start, stop, restart, remove.
     """
     if state not in STATES:
@@ -205,7 +424,7 @@ def plan(state, image_ready, base_present, current, desired):
     if current is None:
         return actions + ['create'] + (['start'] if run else [])
     if differences(current, desired):
-        return actions + ['recreate'] + (['start'] if run else [])
+        return actions + ['recreate'] + (['start'] if run or (state == 'present' and current['running']) else [])
     if state == 'restarted':
         return actions + ['restart' if current['running'] else 'start']
     if state == 'started' and not current['running']:
@@ -232,6 +451,9 @@ def container_spec(desired, image_ref, labels=None):
             'CapDrop': ['ALL'],
             'CapAdd': ['CAP_' + c for c in desired['capabilities']],
             'Privileged': False,
+            'SecurityOpt': [NO_NEW_PRIVILEGES],
+            'ReadonlyRootfs': True,
+            'Tmpfs': dict(TMPFS),
             'RestartPolicy': {'Name': desired['restart_policy'], 'MaximumRetryCount': 0},
             'NetworkMode': desired['network_mode'],
             'PortBindings': bindings,

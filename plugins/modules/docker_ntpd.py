@@ -19,15 +19,31 @@ description:
     the ntp configuration mounted read-only at C(/etc/ntp.conf), the drift directory
     C(/var/lib/ntp) on a volume so the measured drift survives restarts, and udp/123 published
     (or the host network).
-  - The container drops every capability and gets back only the declared ones (SYS_TIME and
-    SYS_RESOURCE by default). It is never privileged; there is no option for it.
+  - ntpd runs as root (uid 0) inside the container, because setting the clock needs CAP_SYS_TIME.
+    What keeps that root from the host is fixed, with no option to widen it. The container drops every
+    capability and gets back only the declared ones (SYS_TIME and SYS_RESOURCE by default, and
+    NET_BIND_SERVICE in the host's network). It runs with C(no-new-privileges), a read-only root
+    filesystem (small C(noexec) tmpfs on C(/run) and C(/tmp)). It is never privileged.
+  - Refuses, before anything is read from dockerd, every invalid parameter, listing all of them.
+    That covers a capability ntpd does not use (unless I(allow_extra_capabilities)), and in the host's
+    network any capability but SYS_TIME, SYS_RESOURCE and NET_BIND_SERVICE. It also covers a port
+    outside 1-65535, a host IP that is not an IP address, and the same host port published twice.
+    A drift volume that is neither a volume name nor a directory below C(/var/lib/fleet-ntpd/drift) is
+    refused too, and so is a config file or drift directory that a symbolic link, another user, or
+    group/world write access could redirect.
   - Compares the existing container with the declared one (image id, capabilities, privileged,
-    restart policy, arguments, mounts, network mode, ports) and recreates it only on a difference.
+    no-new-privileges, read-only root, tmpfs, restart policy, arguments, mounts, network mode,
+    ports) and recreates it only on a difference (a container made before these were fixed too).
   - Talks to the Docker Engine API over its unix socket with Python's standard library (no
     Docker SDK and no requests on the managed node).
   - Refuses, before changing anything, a capability the daemon cannot grant (not in dockerd's
-    capability bounding set), a published port already taken, a missing base image that cannot
-    be pulled, and a daemon that does not answer.
+    capability bounding set), and a published port already taken by another process or container
+    (the ports the managed container itself holds do not count, since it is stopped before its
+    successor starts). It also refuses a missing base image that cannot be pulled, and a daemon that
+    does not answer.
+  - C(changed) says whether the host changed, also on failure. A failed pull, build or create that
+    changed nothing reports C(false). A failure after the image was built or the old container
+    stopped or removed reports C(true), and I(actions) lists the steps that were done.
 version_added: 0.1.0
 author:
   - fleet.linux contributors (@fleet-linux)
@@ -43,8 +59,11 @@ options:
       - C(restarted) also restarts an unchanged running container (for example after its
         configuration file changed).
       - C(absent) removes the container; the image and the drift volume stay.
+      - C(present) builds if needed and creates or recreates the container without starting a
+        new one (a running container that must be recreated is started again). A role can prepare
+        everything with it before the host's own time services go off.
     type: str
-    choices: [started, stopped, absent, restarted]
+    choices: [started, stopped, absent, restarted, present]
     default: started
   image:
     description: Repository of the built image; the tag is C(ARCH-HASH) of the build.
@@ -83,20 +102,32 @@ options:
     description:
       - The only capabilities the container gets (every other one is dropped). Names with or
         without C(CAP_). C(ALL) is refused.
+      - ntpd uses C(SYS_TIME), C(SYS_RESOURCE) and, with I(network_mode=host) only, C(NET_BIND_SERVICE).
+        Any other is refused unless I(allow_extra_capabilities=true). In the host's network, no other
+        capability is accepted at all.
       - Where the host withholds one (for example CAP_SYS_RESOURCE inside some containers),
         the module refuses and names it; drop it from the list.
     type: list
     elements: str
     default: [SYS_TIME, SYS_RESOURCE]
+  allow_extra_capabilities:
+    description:
+      - Accept capabilities in I(capabilities) that ntpd does not use (root in the container then
+        gets them). Never applies with I(network_mode=host).
+    type: bool
+    default: false
   config_file:
     description:
       - ntp configuration file on the managed node, mounted read-only at C(/etc/ntp.conf).
+      - Neither it nor a directory above it may be a symbolic link, owned by another user than root
+        (or the user running the module), or writable by group or others (sticky directories excepted).
       - Required unless I(state=absent).
     type: path
   drift_volume:
     description:
-      - Named volume (or absolute host directory) mounted at C(/var/lib/ntp) for the drift file.
-        Removing the container keeps it.
+      - Named volume mounted at C(/var/lib/ntp) for the drift file. Removing the container keeps it.
+      - Or a host directory at or below C(/var/lib/fleet-ntpd/drift), with the same conditions as
+        I(config_file); nothing else (ntpd writes there as root).
     type: str
     default: ntpd-drift
   network_mode:
@@ -110,6 +141,8 @@ options:
     description:
       - Ports to publish as C([HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp|tcp]) (udp by default).
         An empty list serves nobody but the container itself.
+      - Ports are 1-65535, C(HOST_IP) an IP address of this host (IPv6 in brackets). The same host port
+        must not be published twice on overlapping addresses.
     type: list
     elements: str
     default: ['123:123/udp']
@@ -118,11 +151,11 @@ options:
     type: path
     default: /var/run/docker.sock
   stop_timeout:
-    description: Seconds ntpd gets to stop before it is killed.
+    description: Seconds ntpd gets to stop before it is killed (0 or more).
     type: int
     default: 10
   build_timeout:
-    description: Seconds an image build (apt-get inside the base image) may take.
+    description: Seconds an image build (apt-get inside the base image) may take (at least 1).
     type: int
     default: 1800
 notes:
@@ -169,7 +202,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 actions:
-  description: The planned (in check mode) or performed actions, in order.
+  description:
+    - The planned (in check mode) or performed actions, in order.
+    - On failure, the steps done before it (C(recreate) split into C(stop) and C(remove));
+      empty when nothing changed.
   returned: always
   type: list
   elements: str
@@ -209,6 +245,9 @@ before:
     capabilities: [SYS_RESOURCE, SYS_TIME]
     capabilities_dropped: [ALL]
     privileged: false
+    no_new_privileges: true
+    read_only_root: true
+    tmpfs: ['/run:rw,nosuid,nodev,noexec,size=1m', '/tmp:rw,nosuid,nodev,noexec,size=1m']
     restart_policy: always
     network_mode: bridge
     mounts: ['/etc/fleet-ntpd/ntp.conf:/etc/ntp.conf:ro', 'ntpd-drift:/var/lib/ntp']
@@ -226,46 +265,79 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_file, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
     DockerClient, DockerError, context_files, context_tar)
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
-    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, build_hash, capabilities_from_mask, container_spec,
-    current_container, desired_container, differences, image_matches, image_tag, parse_port,
-    parse_status_mask, plan, refuse_ungrantable, translate_start_error)
+    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, PROC_NET_FILES, build_hash, capabilities_from_mask, container_spec,
+    current_container, desired_container, differences, foreign_port_holders, image_matches, image_tag,
+    parse_proc_net, parse_status_mask, plan, ports_held, refuse_ungrantable, translate_start_error,
+    unsafe_path_reason, validate, wanted_ports)
+
+# Where the module reads the host (tests point these at fixture trees).
+PROC_ROOT = '/proc'
+DOCKER_PID_FILE = '/var/run/docker.pid'
 
 
 def dockerd_bounding_set():
     """Capabilities dockerd may hand out: its CapBnd (this process's when its pid is unknown)."""
-    pid = (read_text('/var/run/docker.pid') or '').strip()
-    status = (read_text('/proc/%s/status' % pid) if pid.isdigit() else None) or read_text('/proc/self/status') or ''
+    pid = (read_text(DOCKER_PID_FILE) or '').strip()
+    status = (read_text('%s/%s/status' % (PROC_ROOT, pid)) if pid.isdigit() else None) \
+        or read_text(PROC_ROOT + '/self/status') or ''
     mask = parse_status_mask(status)
     return None if mask is None else capabilities_from_mask(mask)
 
 
+def bound_sockets():
+    """Every bound UDP socket and listening TCP socket of the host: (proto, address, port)."""
+    sockets = []
+    for name, proto in PROC_NET_FILES:
+        sockets.extend(parse_proc_net(read_file('%s/net/%s' % (PROC_ROOT, name), ''), proto))
+    return sockets
+
+
 def refuse_taken_ports(desired, current):
-    """Refuse when a host port to publish is held by something other than this container."""
-    held = set(current['ports']) if current and current['running'] else set()
-    wanted = [parse_port(p) for p in desired['ports'] if p not in held]
-    if desired['network_mode'] == 'host' and not (current and current['running']
-                                                  and current['network_mode'] == 'host'):
-        wanted.append(('', 123, 123, 'udp'))
-    for host_ip, host_port, _container_port, proto in wanted:
-        family = socket.AF_INET6 if ':' in host_ip else socket.AF_INET
-        kind = socket.SOCK_DGRAM if proto == 'udp' else socket.SOCK_STREAM
-        probe = socket.socket(family, kind)
+    """Refuse when a host port to publish is held by something other than this container
+    (the ports the running container holds are its own: it is stopped before its successor starts)."""
+    wanted = wanted_ports(desired)
+    for port, sock in foreign_port_holders(wanted, bound_sockets(), ports_held(current)):
+        host_ip, host_port, _container_port, proto = port
+        raise Refusal(
+            '%s port %d on %s is already taken by another process or container (bound on %s); stop it '
+            '(a host ntpd or chronyd? see: ss -ulpn "sport = :%d"; docker ps) or publish '
+            'on another address' % (proto, host_port, host_ip or 'every address', sock[1], host_port))
+    for host_ip in sorted(set(port[0] for port in wanted if port[0])):
+        probe = socket.socket(socket.AF_INET6 if ':' in host_ip else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            probe.bind((host_ip or '0.0.0.0', host_port))
+            probe.bind((host_ip, 0))
         except (OSError, IOError) as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise Refusal(
-                    '%s port %d on %s is already taken by another process or container; stop it '
-                    '(a host ntpd or chronyd? see: ss -ulpn "sport = :%d"; docker ps) or publish '
-                    'on another address' % (proto, host_port, host_ip or 'every address', host_port))
             if exc.errno == errno.EADDRNOTAVAIL:
                 raise Refusal('published_ports: %s is not an address of this host' % host_ip)
+            raise
         finally:
             probe.close()
+
+
+def refuse_unsafe_files(params):
+    """The files the container gets from the host: present, and out of every other user's reach."""
+    dockerfile = os.path.join(params['build_context'], params['dockerfile'])
+    if not os.path.isfile(dockerfile):
+        raise Refusal('the Dockerfile %s does not exist on the managed node' % dockerfile)
+    config = params['config_file']
+    if not os.path.isfile(config):
+        raise Refusal('the ntp configuration %s does not exist on the managed node: it is '
+                      'mounted read-only into the container, write it first' % config)
+    checks = [('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME')]
+    if os.path.isabs(params['drift_volume']):
+        checks.append(('drift_volume', params['drift_volume'], 'ntpd writes there as root'))
+    for option, path, why in checks:
+        reason = unsafe_path_reason(path)
+        if reason:
+            raise Refusal('%s: %s: %s, so another user could change what %s leads to and %s; '
+                          'use a path that only root can change' % (option, path, reason, path, why))
+    if os.path.exists(params['drift_volume']) and os.path.isabs(params['drift_volume']) \
+            and not os.path.isdir(params['drift_volume']):
+        raise Refusal('drift_volume: %s exists and is not a directory' % params['drift_volume'])
 
 
 class NtpdContainer(object):
@@ -276,22 +348,20 @@ class NtpdContainer(object):
         self.client = DockerClient(module.params['docker_socket'])
         self.result = {'changed': False, 'actions': [], 'differences': []}
         self.bounding = None
+        self.performed = []
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, **dict(self.result, **extra))
 
+    def did(self, step):
+        """Record a step that changed the host: a failure after it still reports changed."""
+        self.performed.append(step)
+        self.result.update(changed=True, actions=list(self.performed))
+
     def inputs(self):
-        """What the image build depends on; refuses missing files before anything else."""
-        params = self.params
-        context = params['build_context']
-        dockerfile = os.path.join(context, params['dockerfile'])
-        if not os.path.isfile(dockerfile):
-            raise Refusal('the Dockerfile %s does not exist on the managed node' % dockerfile)
-        if not os.path.isfile(params['config_file']):
-            raise Refusal('the ntp configuration %s does not exist on the managed node: it is '
-                          'mounted read-only into the container, write it first' % params['config_file'])
+        """The build context's files (what the image build depends on)."""
         files = []
-        for relpath, path in context_files(context):
+        for relpath, path in context_files(self.params['build_context']):
             with open(path, 'rb') as handle:
                 files.append((relpath, handle.read()))
         return files
@@ -299,6 +369,9 @@ class NtpdContainer(object):
     def run(self):
         params = self.params
         state = params['state']
+        validate(params)
+        if state != 'absent':
+            refuse_unsafe_files(params)
         version = self.client.version()
         current_inspect = self.client.inspect_container(self.name)
         current = current_container(current_inspect)
@@ -322,7 +395,7 @@ class NtpdContainer(object):
         actions = plan(state, ready, base is not None, current, desired)
         if current is not None:
             self.result['differences'] = differences(current, desired)
-        if set(actions) & set(['create', 'recreate', 'start', 'restart']) and state != 'stopped':
+        if set(actions) & set(['start', 'restart']):
             refuse_taken_ports(desired, current)
         if 'pull' in actions and not params['pull_base']:
             raise Refusal('the base image %s is not in the local Docker engine and pull_base is false: '
@@ -332,10 +405,10 @@ class NtpdContainer(object):
         return self.execute(actions, desired, (tag, files, buildargs, architecture), current)
 
     def execute(self, actions, desired, build, current):
+        """Carry out ``actions``; ``changed`` and ``actions`` of a failure say what was done before it."""
         params = self.params
-        self.result['actions'] = actions
-        self.result['changed'] = bool(actions)
         if self.module.check_mode or not actions:
+            self.result.update(actions=actions, changed=bool(actions))
             self.result['after'] = self.predicted(actions, desired, current)
             return self.finish()
         for action in actions:
@@ -348,12 +421,12 @@ class NtpdContainer(object):
                               'docker import) and run again' % (params['base_image'], exc))
             elif action == 'build':
                 desired = self.build(desired, *build)
-            elif action == 'remove':
-                self.client.remove_container(self.name)
             elif action == 'recreate':
                 if current['running']:
                     self.client.stop_container(self.name, params['stop_timeout'])
+                    self.did('stop')
                 self.client.remove_container(self.name)
+                self.did('remove')
                 self.client.create_container(self.name, container_spec(desired, desired['image_id']))
             elif action == 'create':
                 self.client.create_container(self.name, container_spec(desired, desired['image_id']))
@@ -363,6 +436,10 @@ class NtpdContainer(object):
                 self.client.stop_container(self.name, params['stop_timeout'])
             elif action == 'restart':
                 self.client.restart_container(self.name, params['stop_timeout'])
+            elif action == 'remove':
+                self.client.remove_container(self.name)
+            self.did(action)
+        self.result['actions'] = actions
         self.result['after'] = current_container(self.client.inspect_container(self.name))
         return self.finish()
 
@@ -385,14 +462,20 @@ class NtpdContainer(object):
         return dict(desired, image_id=image_id)
 
     def start(self, desired):
+        """Start the container; one that cannot start and was created by this run is removed again."""
         try:
             self.client.start_container(self.name)
         except DockerError as exc:
             message = translate_start_error(str(exc), desired['capabilities'], self.bounding)
             if message is None:
                 raise
-            if 'create' in self.result['actions'] or 'recreate' in self.result['actions']:
+            if self.performed[-1:] in (['create'], ['recreate']):
                 self.client.remove_container(self.name)
+                if self.performed[-1] == 'create':
+                    self.performed.pop()
+                    self.result.update(changed=bool(self.performed), actions=list(self.performed))
+                else:
+                    self.did('remove')
             self.fail(message)
 
     def predicted(self, actions, desired, current):
@@ -426,7 +509,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str', default='ntpd'),
-            state=dict(type='str', default='started', choices=['started', 'stopped', 'absent', 'restarted']),
+            state=dict(type='str', default='started', choices=['started', 'stopped', 'absent', 'restarted', 'present']),
             image=dict(type='str', default='fleet-linux/ntpd'),
             build_context=dict(type='path'),
             dockerfile=dict(type='str', default='Dockerfile'),
@@ -435,6 +518,7 @@ def main():
             pull_base=dict(type='bool', default=True),
             ntpd_args=dict(type='list', elements='str', default=['-g', '-n']),
             capabilities=dict(type='list', elements='str', default=['SYS_TIME', 'SYS_RESOURCE']),
+            allow_extra_capabilities=dict(type='bool', default=False),
             config_file=dict(type='path'),
             drift_volume=dict(type='str', default='ntpd-drift'),
             network_mode=dict(type='str', default='bridge', choices=['bridge', 'host']),
@@ -447,6 +531,7 @@ def main():
             ('state', 'started', ['build_context', 'base_image', 'config_file']),
             ('state', 'stopped', ['build_context', 'base_image', 'config_file']),
             ('state', 'restarted', ['build_context', 'base_image', 'config_file']),
+            ('state', 'present', ['build_context', 'base_image', 'config_file']),
         ],
         supports_check_mode=True,
     )
