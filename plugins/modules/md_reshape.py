@@ -20,9 +20,18 @@ description:
     devices, and compositions of these). After each step the module waits for the reshape or
     resync and plans again from the real state.
   - A RAID0 grown with mdadm passes through RAID4; the module always brings it back to RAID0.
-  - Refuses, before changing anything, what could lose data - a degraded array, an array reshaping
-    towards something else, a new device that is missing, mounted, in another array, holding data or
-    too small, a backup file on the array itself - and transitions mdadm cannot do online.
+  - Reads the array, validates every parameter and device, and plans before it changes anything.
+    It refuses, changing nothing, what could lose data - a degraded array, an array reshaping towards
+    something else, a new device that is mounted, in another array, holding data or too small, a backup
+    file on the array, its devices or a filesystem a power loss empties (tmpfs, ramfs) - and
+    transitions mdadm cannot do online.
+  - A device (the array and every member) is what its major:minor says, not its name. Symlinks such as
+    C(/dev/md/boot) or C(/dev/disk/by-id/...) are followed; a regular file, a directory, a character device,
+    a missing path, the same device listed twice (say by kernel name and by a by-id link) and the array
+    listed as its own member are refused.
+  - A new device joins only when C(blkid -p) clearly finds nothing on it (exit 2), or only its partition
+    table entry (C(PART_ENTRY_*)), or a member signature of this very array that an earlier step let go.
+    Several signatures (exit 8, ambivalent), any other signature and a probe that fails are refused.
   - The array is reshaped, never shrunk; members are added, never removed.
   - After a restart (a power loss) in the middle of a reshape, md assembles the array
     auto-read-only with the reshape pending, and the kernel continues it only once the array is
@@ -43,7 +52,7 @@ options:
     required: true
   raid_devices:
     description:
-      - The number of active devices the array should have.
+      - The number of active devices the array should have, 1 or more (V(0) is refused, not taken as unset).
       - Defaults to the number of O(devices); devices beyond it become spares.
     type: int
   devices:
@@ -51,14 +60,17 @@ options:
       - Every device the array should end with, current members included, for example all four
         C(/dev/sdX2) partitions.
       - Members dropped by an intermediate step (RAID1 to RAID0 keeps one) are added back.
+      - A YAML list, one device per item. As for any list option, Ansible splits a string at commas
+        (V(/dev/sdb2,/dev/sdc2)); an item holding spaces or commas (V(/dev/sdb2 /dev/sdc2)) is refused.
     type: list
     elements: path
     required: true
   backup_file:
     description:
       - File where mdadm saves the critical section during a reshape that needs one.
-      - Must be on a filesystem that is not on the array or its members. mdadm reads it again to
-        continue a reshape interrupted by a reboot.
+      - Must be on a filesystem that is not on the array or its devices, and that keeps its files across a
+        power loss (not tmpfs or ramfs), because mdadm reads it again to continue a reshape interrupted by a reboot.
+      - Its directory must exist and the file must not, unless the array is reshaping.
     type: path
   wait:
     description:
@@ -67,15 +79,21 @@ options:
     type: bool
     default: true
   timeout:
-    description: Seconds to wait for all steps before failing (the array keeps reshaping in the kernel).
+    description:
+      - Seconds to wait for all steps before failing, 1 or more (the array keeps reshaping in the kernel;
+        run again to go on waiting).
     type: int
     default: 7200
   poll_interval:
-    description: Seconds between two reads of the array's progress while waiting.
+    description: Seconds between two reads of the array's progress while waiting, 1 or more.
     type: int
     default: 5
   update_config:
-    description: Write the array's C(ARRAY) line into O(config_file) (atomically) so it keeps its name at boot.
+    description:
+      - Write the array's C(ARRAY) line into O(config_file) (atomically) so it keeps its name at boot.
+      - The whole entry of the array (found by UUID, continuation lines such as an old C(devices=) included) is
+        replaced by the line C(mdadm --detail --brief) gives once the reshape is done; comments, C(DEVICE) lines
+        and other arrays' entries are kept.
     type: bool
     default: false
   config_file:
@@ -83,7 +101,9 @@ options:
     type: path
     default: /etc/mdadm/mdadm.conf
 notes:
-  - Supports check mode (the whole plan is returned in RV(actions)) and diff mode.
+  - Supports check mode (the whole plan is returned in RV(actions), and RV(config_line) is the line the run would
+    write) and diff mode.
+  - When a step fails after others ran, the module fails with C(changed=true) and the commands run in RV(actions).
   - Runs for as long as the reshape takes; use C(async) with a long playbook.
   - After a level change, regenerate the initramfs so the array assembles at boot under its name.
 requirements:
@@ -134,7 +154,7 @@ steps:
   elements: dict
 before:
   description: The array before the module ran.
-  returned: always
+  returned: success, and failures after the array was read
   type: dict
   contains:
     level: {description: RAID level (an integer), type: int}
@@ -162,7 +182,9 @@ progress:
   type: list
   elements: dict
 config_line:
-  description: The ARRAY line written to the mdadm configuration.
+  description:
+    - The ARRAY line written to the mdadm configuration (in check mode, the line the planned final state gets;
+      C(spares=N) follows the spares the array ends with).
   returned: when update_config is true
   type: str
   sample: ARRAY /dev/md/1 metadata=1.2 name=microserver:1 UUID=b95b33c4:26ad8f39:950e870c:03a3e87c

@@ -11,8 +11,8 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
-    array_line_with_spares, array_entry_uuid, array_state, mdadm_conf_entries, mdadm_conf_with_array, normalize_level, parity_missing, parse_detail_export, parse_mdstat,
-    parse_raid_disks, parse_sync_completed, read_md_sysfs, uuid_hex)
+    array_line_with_spares, array_entry_uuid, array_state, mdadm_conf_entries, mdadm_conf_with_array, normalize_level,
+    parity_missing, parse_detail_export, parse_mdstat, parse_raid_disks, parse_sync_completed, read_md_sysfs, uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
     blocking_condition, plan, reshape_heading_to_target, resume_step)
 
