@@ -15,7 +15,9 @@ description:
   - After an md array, a partition, a logical volume or a loop file has grown, grows the
     filesystem on it to fill it, online where the kernel allows. Nothing that C(/etc/fstab)
     or the bootloader refers to (UUID, label, device) changes.
-  - The filesystem type is detected with C(blkid -p), never guessed from a name.
+  - The filesystem type is detected with C(blkid -p), never guessed from a name. The device is
+    what its major:minor says: a symlink to a block device is followed and the commands run on the
+    kernel's device node; a mount is matched to it by the major:minor C(/proc/self/mountinfo) gives.
   - ext2/3/4 grow with C(resize2fs), online when mounted; unmounted, C(e2fsck -f -p) runs
     first, as resize2fs requires. XFS grows with C(xfs_growfs) on its mountpoint. btrfs grows
     B(every) device of the filesystem to its maximum (C(btrfs filesystem resize DEVID:max)).
@@ -25,17 +27,23 @@ description:
     the device is smaller than the filesystem (it never shrinks), and when an XFS or btrfs
     filesystem is not mounted (unless O(mount_temporarily=true)). A kernel refusal (for example
     a missing CAP_SYS_RESOURCE capability for an online ext4 resize) is reported with its cause.
+  - Refuses, changing nothing, a O(device) that does not exist or is not a block device (a regular
+    file, a directory), a O(path) that does not exist or is not on a filesystem of a block device,
+    and a device with several signatures (C(blkid -p) ambivalent).
+  - When a step fails after another changed something (C(e2fsck) before an offline C(resize2fs)),
+    the result says C(changed=true) and the message lists what was done.
 author:
   - fleet.linux contributors (@fleet-linux)
 options:
   device:
     description:
-      - The block device holding the filesystem (any member device for a multi-device btrfs).
+      - The block device holding the filesystem (any member device for a multi-device btrfs), or
+        a symlink to it.
       - Exactly one of O(device) and O(path) is required.
     type: path
   path:
     description:
-      - A path on the mounted filesystem to grow (usually its mountpoint).
+      - A path on the mounted filesystem to grow (usually its mountpoint). It must exist.
     type: path
   mount_temporarily:
     description:
@@ -81,7 +89,7 @@ fstype:
   type: str
   sample: ext4
 device:
-  description: The block device the filesystem was found on (resolved from O(path) if given).
+  description: The device node of the block device the filesystem was found on (resolved from O(path) if given).
   returned: success
   type: str
   sample: /dev/md1
@@ -116,19 +124,27 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, parse_blkid_export
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, explain_failure, filesystem_class, human, plan_grow)
+    Btrfs, blkid_probe_tags, explain_failure, filesystem_class, human, plan_grow)
 
 TEMPORARY_MOUNTPOINT = '<temporary directory>'
+# Mounting and unmounting a temporary mountpoint leave nothing changed.
+LEAVE_NO_CHANGE = ('mount', 'umount')
+
+# Where the kernel's views and the device nodes are (tests point them at fixture trees).
+SYS_ROOT = '/sys'
+PROC_ROOT = '/proc'
+DEV_ROOT = '/dev'
+STAT = os.stat
 
 
 class FsGrow(object):
 
     def __init__(self, module):
         self.module = module
-        self.blockdevs = BlockDevices()
+        self.blockdevs = BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT)
         self.runners = {}
         self.done = []
 
@@ -137,11 +153,20 @@ class FsGrow(object):
             self.runners[tool] = CommandRunner(self.module, tool)
         return self.runners[tool]
 
+    def changed(self):
+        return any(os.path.basename(argv[0]) not in LEAVE_NO_CHANGE for argv in self.done)
+
     def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=msg, **kwargs)
+        """Fail saying whether anything changed: ``changed`` is true once a command that changes ran."""
+        self.module.fail_json(msg=msg, changed=self.changed(), actions=self.done, **kwargs)
 
     def mount_of_path(self, path):
-        """The mount entry holding ``path`` (the last mounted one wins, like path lookup)."""
+        """The mount entry holding ``path``, which must exist (the last mounted one wins, like path lookup)."""
+        try:
+            STAT(path)
+        except OSError as exc:
+            raise Refusal('path %s does not exist (%s): give a path on the mounted filesystem to grow, usually its '
+                          'mountpoint, or its device' % (path, exc.strerror))
         real = os.path.realpath(path)
         best = None
         for mount in self.blockdevs.mounts():
@@ -149,31 +174,50 @@ class FsGrow(object):
             if real == point or real.startswith(point.rstrip('/') + '/'):
                 if best is None or len(point) >= len(best['mountpoint']):
                     best = mount
+        if best is None:
+            raise Refusal('%s is on no mounted filesystem' % path)
         return best
 
-    def kernel_name(self, device):
-        name = self.blockdevs.kernel_name(device) if device else None
-        if name is None:
-            self.fail('%s is not a block device' % device)
+    def device_of_mount(self, mount):
+        """Kernel name of the block device a mount is of, by the major:minor mountinfo gives, or None.
+
+        btrfs alone mounts on an anonymous device number: its source (a member's path) is identified.
+        """
+        name = self.blockdevs.name_of_number(mount['major_minor'])
+        if name is None and mount['fstype'] == 'btrfs':
+            name = self.blockdevs.kernel_name(mount['source'])
         return name
+
+    def node(self, name, given):
+        """The device node of kernel device ``name``, checked to be that device."""
+        node = os.path.join(DEV_ROOT, name.replace('!', '/'))
+        if self.blockdevs.kernel_name(node) != name:
+            raise Refusal('%s is block device %s, but %s is not its device node; fix /dev (udevadm trigger) '
+                          'and run again' % (given, name, node))
+        return node
+
+    def resolve(self, params):
+        """(kernel name, device node, mountpoint or None) of the filesystem to grow."""
+        if params['path']:
+            mount = self.mount_of_path(params['path'])
+            name = self.device_of_mount(mount)
+            if name is None:
+                raise Refusal('%s is on %s (%s, mounted on %s), which is not a block device: fs_grow grows a '
+                              'filesystem on a block device'
+                              % (params['path'], mount['source'], mount['fstype'], mount['mountpoint']))
+            return name, self.node(name, mount['source']), mount['mountpoint']
+        name = self.blockdevs.identify(params['device'])
+        return name, self.node(name, params['device']), None
 
     def fstype(self, device):
         rc, out, err = self.runner('blkid').run('-p', '-o', 'export', device, check_rc=False)
-        if rc not in (0, 2):
-            self.fail('blkid -p %s failed (exit %d): %s' % (device, rc, (err or out).strip()))
-        return parse_blkid_export(out).get('TYPE')
+        return blkid_probe_tags(device, rc, out, err).get('TYPE')
 
-    def mountpoint(self, names, fstype):
+    def mountpoint(self, names):
         """A mountpoint of the filesystem on any of these kernel names (btrfs: any member)."""
         for mount in self.blockdevs.mounts():
-            if mount['fstype'] != fstype:
-                continue
-            if self.blockdevs.kernel_name(mount['source']) in names:
+            if self.device_of_mount(mount) in names:
                 return mount['mountpoint']
-        for name in names:
-            points = self.blockdevs.mountpoints(name)
-            if points:
-                return points[0]
         return None
 
     def read_state(self, fs, fstype, device, mountpoint):
@@ -185,7 +229,7 @@ class FsGrow(object):
             self.fail('%s: %s' % (device, exc))
         state['fstype'] = fstype
         if fs is Btrfs:
-            sector = read_text('/sys/fs/btrfs/%s/sectorsize' % state['uuid'])
+            sector = read_text(os.path.join(self.blockdevs.sys_root, 'fs', 'btrfs', state['uuid'], 'sectorsize'))
             state['sector_size'] = int(sector) if sector else None
             for dev in state['devices']:
                 name = self.blockdevs.kernel_name(dev['path']) if dev['path'] else None
@@ -207,40 +251,35 @@ class FsGrow(object):
         # e2fsck -p: 1 means "errors corrected", the filesystem is now consistent.
         if rc == 0 or (tool == 'e2fsck' and rc == 1):
             return
-        self.fail(explain_failure([self.runner(tool).path] + argv[1:], rc, out, err),
-                  rc=rc, stdout=out, stderr=err, actions=self.done)
+        msg = explain_failure([self.runner(tool).path] + argv[1:], rc, out, err)
+        if self.changed():
+            msg += ' (already done: %s; the filesystem was not grown)' % '; '.join(' '.join(a) for a in self.done)
+        self.fail(msg, rc=rc, stdout=out, stderr=err)
 
     def run(self):
         params = self.module.params
-        mountpoint = None
-        if params['path']:
-            mount = self.mount_of_path(params['path'])
-            if mount is None or not mount['source'].startswith('/'):
-                self.fail('%s is not on a filesystem mounted from a block device' % params['path'])
-            device, mountpoint = mount['source'], mount['mountpoint']
-        else:
-            device = params['device']
-        name = self.kernel_name(device)
-        fstype = self.fstype(device)
+        fstype = None
         try:
+            name, device, mountpoint = self.resolve(params)
+            fstype = self.fstype(device)
             fs = filesystem_class(fstype, device)
         except Refusal as exc:
-            self.fail(str(exc), fstype=fstype, device=device)
+            self.module.fail_json(msg=str(exc), changed=False, fstype=fstype, actions=[])
         names = [name]
         if fs is Btrfs:
             members = self.read_state(fs, fstype, device, None)['devices']
             names += [self.blockdevs.kernel_name(d['path']) for d in members if d['path']]
-        mountpoint = mountpoint or self.mountpoint(names, fstype)
+        mountpoint = mountpoint or self.mountpoint(names)
         device_size = self.blockdevs.size(name)
         state = self.read_state(fs, fstype, device, mountpoint)
         before = self.sizes(fs, state, device_size)
         result = {'changed': False, 'fstype': fstype, 'device': device, 'mountpoint': mountpoint,
-                  'before': before}
+                  'before': before, 'actions': []}
         try:
             actions = plan_grow(fs, state, device, device_size, mountpoint, params['mount_temporarily'],
                                 TEMPORARY_MOUNTPOINT)
         except Refusal as exc:
-            self.fail(str(exc), **result)
+            self.module.fail_json(msg=str(exc), **result)
         if actions and not self.module.check_mode:
             self.apply(actions)
             state = self.read_state(fs, fstype, device, mountpoint)
