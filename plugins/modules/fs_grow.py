@@ -222,7 +222,10 @@ class FsGrow(object):
 
     def read_state(self, fs, fstype, device, mountpoint):
         argv = fs.read_argv(device, mountpoint)
-        _rc, out, _err = self.runner(argv[0]).run(*argv[1:])
+        rc, out, err = self.runner(argv[0]).run(*argv[1:], check_rc=False)
+        if rc != 0:
+            self.fail('%s failed (exit %d): %s' % (' '.join([self.runner(argv[0]).path] + argv[1:]), rc, (err or out).strip()),
+                      rc=rc, stdout=out, stderr=err)
         try:
             state = fs.parse(out)
         except ValueError as exc:

@@ -174,3 +174,12 @@ def test_offline_resize_failing_after_e2fsck_repaired_says_changed(tmp_path, mon
     assert result['failed'] and result['changed'] is True
     assert result['actions'] == [['/usr/sbin/e2fsck', '-f', '-p', '/dev/md1']]
     assert 'already done: /usr/sbin/e2fsck -f -p /dev/md1; the filesystem was not grown' in result['msg']
+
+
+def test_reading_back_failing_after_the_grow_says_changed(guest):
+    guest.commands.add(['resize2fs', '/dev/md1'])
+    guest.commands.table[('dumpe2fs', '-h', '/dev/md1')] = lambda argv: (
+        (1, '', 'dumpe2fs: Input/output error\n') if guest.changing_calls() else (0, fixture('dumpe2fs-md1-raid0x2.txt'), ''))
+    result = guest.run(device='/dev/md1')
+    assert result['failed'] and result['changed'] is True
+    assert result['msg'] == '/usr/sbin/dumpe2fs -h /dev/md1 failed (exit 1): dumpe2fs: Input/output error'
