@@ -16,7 +16,7 @@ description:
     filesystem on it to fill it, online where the kernel allows. Nothing that C(/etc/fstab)
     or the bootloader refers to (UUID, label, device) changes.
   - The filesystem type is detected with C(blkid -p), never guessed from a name. The device is
-    what its major:minor says: a symlink to a block device is followed and the commands run on the
+    what its major:minor says; a symlink to a block device is followed and the commands run on the
     kernel's device node; a mount is matched to it by the major:minor C(/proc/self/mountinfo) gives.
   - ext2/3/4 grow with C(resize2fs), online when mounted; unmounted, C(e2fsck -f -p) runs
     first, as resize2fs requires. XFS grows with C(xfs_growfs) on its mountpoint. btrfs grows

@@ -18,8 +18,8 @@ description:
     priority (and the discard policy of its C(/etc/fstab) entry), so C(/etc/fstab) entries by
     UUID or LABEL keep working untouched.
   - The swap header is read directly from the device, so its size is known whether the swap is
-    active or not, and its UUID and label are kept byte for byte (not as C(blkid) prints them:
-    it escapes spaces, quotes and other characters). A swap that already spans its device is left alone.
+    active or not, and its UUID and label are kept byte for byte (not as C(blkid) prints them,
+    escaping spaces, quotes and other characters). A swap that already spans its device is left alone.
   - The device is what its major:minor says; a symlink to a block device (C(/dev/md/swap),
     C(/dev/disk/by-id/...)) is followed, and the commands run on the kernel's device node.
   - Before C(swapoff), checks that available memory (MemAvailable) plus the free space of the
