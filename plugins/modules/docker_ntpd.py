@@ -204,7 +204,8 @@ RETURN = r'''
 actions:
   description:
     - The planned (in check mode) or performed actions, in order.
-    - On failure, the steps done before it (C(recreate) split into C(stop) and C(remove));
+    - On failure, the steps done before it (C(recreate) split into C(stop), C(remove) and C(create);
+      a container created by the task and removed again because it could not start is left out);
       empty when nothing changed.
   returned: always
   type: list
@@ -411,34 +412,33 @@ class NtpdContainer(object):
             self.result.update(actions=actions, changed=bool(actions))
             self.result['after'] = self.predicted(actions, desired, current)
             return self.finish()
+        steps = []
         for action in actions:
-            if action == 'pull':
+            if action == 'recreate':
+                steps.extend((['stop'] if current['running'] else []) + ['remove', 'create'])
+            else:
+                steps.append(action)
+        for step in steps:
+            if step == 'pull':
                 try:
                     self.client.pull_image(params['base_image'])
                 except DockerError as exc:
                     self.fail('the base image %s is not in the local Docker engine and cannot be pulled '
                               '(%s): load it (docker load -i FILE) or build it locally (debootstrap + '
                               'docker import) and run again' % (params['base_image'], exc))
-            elif action == 'build':
+            elif step == 'build':
                 desired = self.build(desired, *build)
-            elif action == 'recreate':
-                if current['running']:
-                    self.client.stop_container(self.name, params['stop_timeout'])
-                    self.did('stop')
-                self.client.remove_container(self.name)
-                self.did('remove')
+            elif step == 'create':
                 self.client.create_container(self.name, container_spec(desired, desired['image_id']))
-            elif action == 'create':
-                self.client.create_container(self.name, container_spec(desired, desired['image_id']))
-            elif action == 'start':
+            elif step == 'start':
                 self.start(desired)
-            elif action == 'stop':
+            elif step == 'stop':
                 self.client.stop_container(self.name, params['stop_timeout'])
-            elif action == 'restart':
+            elif step == 'restart':
                 self.client.restart_container(self.name, params['stop_timeout'])
-            elif action == 'remove':
+            elif step == 'remove':
                 self.client.remove_container(self.name)
-            self.did(action)
+            self.did(step)
         self.result['actions'] = actions
         self.result['after'] = current_container(self.client.inspect_container(self.name))
         return self.finish()
@@ -469,13 +469,10 @@ class NtpdContainer(object):
             message = translate_start_error(str(exc), desired['capabilities'], self.bounding)
             if message is None:
                 raise
-            if self.performed[-1:] in (['create'], ['recreate']):
+            if self.performed[-1:] == ['create']:
                 self.client.remove_container(self.name)
-                if self.performed[-1] == 'create':
-                    self.performed.pop()
-                    self.result.update(changed=bool(self.performed), actions=list(self.performed))
-                else:
-                    self.did('remove')
+                self.performed.pop()
+                self.result.update(changed=bool(self.performed), actions=list(self.performed))
             self.fail(message)
 
     def predicted(self, actions, desired, current):

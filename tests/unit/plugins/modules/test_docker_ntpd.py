@@ -1,17 +1,29 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.linux contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""docker_ntpd's own checks that read the host: ports taken, dockerd's bounding set."""
+"""docker_ntpd: its checks that read the host (ports taken, dockerd's bounding set), and main()
+against a fake engine answering with captured ``docker inspect`` JSON: every refusal makes no
+changing call, and ``changed`` tells the truth on failure."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
+import json
+import os
+import shutil
 import socket
 
 import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.docker_api import DockerError, context_files
+from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import BUILD_HASH_LABEL, build_hash, image_tag
 from ansible_collections.fleet.linux.plugins.modules import docker_ntpd
+
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, run_module
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'docker')
 
 
 def declared(ports, network_mode='bridge'):
@@ -22,6 +34,14 @@ def declared(ports, network_mode='bridge'):
 def taken_udp_port():
     holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     holder.bind(('127.0.0.1', 0))
+    yield holder.getsockname()[1]
+    holder.close()
+
+
+@pytest.fixture
+def taken_udp_port_everywhere():
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    holder.bind(('0.0.0.0', 0))
     yield holder.getsockname()[1]
     holder.close()
 
@@ -56,3 +76,274 @@ def test_dockerd_bounding_set_is_read(monkeypatch):
     monkeypatch.setattr(docker_ntpd, 'read_text', lambda path, default=None: texts.get(path, default))
     bounding = docker_ntpd.dockerd_bounding_set()
     assert 'SYS_TIME' in bounding and 'SYS_RESOURCE' not in bounding
+
+
+def test_a_port_held_by_the_running_container_on_every_address_can_move_to_one(taken_udp_port_everywhere):
+    """Changing published_ports of the running container is not "port taken" by its own proxy
+    (which binds every address as 0.0.0.0)."""
+    port = taken_udp_port_everywhere
+    current = {'ports': ['%d:123/udp' % port], 'running': True, 'network_mode': 'bridge'}
+    docker_ntpd.refuse_taken_ports(declared(['127.0.0.1:%d:123/udp' % port]), current)
+    with pytest.raises(Refusal, match='udp port %d on 127.0.0.1 is already taken' % port):
+        docker_ntpd.refuse_taken_ports(declared(['127.0.0.1:%d:123/udp' % port]), dict(current, running=False))
+
+
+def test_a_port_number_out_of_range_is_refused_before_any_probe():
+    with pytest.raises(Refusal, match='host port 70000 is not a port number'):
+        docker_ntpd.refuse_taken_ports(declared(['70000:123/udp']), None)
+
+
+# -- main() against a fake engine fed with captured inspect JSON --
+
+CHANGING = ('pull_image', 'build_image', 'create_container', 'start_container', 'stop_container',
+            'restart_container', 'remove_container')
+BASE = 'fleet-lab/debian:bookworm'
+BASE_ID = 'sha256:' + '5' * 64
+# Free in the captured /proc/net (10123 and 10124 are held by the hardened container's proxy).
+FREE_PORTS = ['127.0.0.1:10126:123/udp']
+
+
+class FakeEngine(object):
+    """DockerClient's calls, answered from captured JSON; records every call; ``failures``: call name ->
+    DockerError raised instead."""
+
+    def __init__(self, container=None, images=None, failures=None):
+        self.container = container
+        self.images = dict(images or {})
+        self.failures = dict(failures or {})
+        self.calls = []
+
+    def record(self, name, *args):
+        self.calls.append((name,) + args)
+        if name in self.failures:
+            raise self.failures[name]
+
+    def changes(self):
+        return [call[0] for call in self.calls if call[0] in CHANGING]
+
+    def version(self):
+        self.record('version')
+        return fixture('version.json')
+
+    def inspect_container(self, name):
+        self.record('inspect_container', name)
+        return copy.deepcopy(self.container)
+
+    def inspect_image(self, name):
+        self.record('inspect_image', name)
+        return self.images.get(name)
+
+    def pull_image(self, name):
+        self.record('pull_image', name)
+        self.images[name] = {'Id': BASE_ID}
+
+    def build_image(self, context, tag, dockerfile, buildargs, labels, timeout=1800):
+        self.record('build_image', tag)
+        image = copy.deepcopy(fixture('image_built.json'))
+        image['Config']['Labels'] = labels
+        self.images[tag] = image
+        return image['Id'], ['Step 1/2 : FROM ' + buildargs['BASE']]
+
+    def create_container(self, name, spec):
+        self.record('create_container', name)
+        self.container = {'Image': spec['Image'], 'Config': {'Cmd': spec['Cmd']}, 'HostConfig': spec['HostConfig'],
+                          'State': {'Running': False, 'Status': 'created'}}
+        return 'c0ffee'
+
+    def start_container(self, name):
+        self.record('start_container', name)
+        self.container['State'] = {'Running': True, 'Status': 'running'}
+
+    def stop_container(self, name, timeout):
+        self.record('stop_container', name)
+        self.container['State'] = {'Running': False, 'Status': 'exited'}
+
+    def restart_container(self, name, timeout):
+        self.record('restart_container', name)
+
+    def remove_container(self, name):
+        self.record('remove_container', name)
+        self.container = None
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return json.load(handle) if name.endswith('.json') else handle.read()
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A managed node: build context, ntp.conf, dockerd's pid and /proc (bounding set and
+    /proc/net captured while the hardened container ran)."""
+    build = tmp_path / 'build'
+    build.mkdir()
+    (build / 'Dockerfile').write_text('ARG BASE\nFROM ${BASE}\n')
+    config = tmp_path / 'ntp.conf'
+    config.write_text('driftfile /var/lib/ntp/ntp.drift\n')
+    proc = tmp_path / 'proc'
+    (proc / '42').mkdir(parents=True)
+    (proc / '42' / 'status').write_text(fixture('proc_dockerd_status_caps.txt'))
+    shutil.copytree(os.path.join(FIXTURES, 'proc_net'), str(proc / 'net'))
+    (tmp_path / 'docker.pid').write_text('42\n')
+    monkeypatch.setattr(docker_ntpd, 'PROC_ROOT', str(proc))
+    monkeypatch.setattr(docker_ntpd, 'DOCKER_PID_FILE', str(tmp_path / 'docker.pid'))
+    return {'build_context': str(build), 'config_file': str(config), 'base_image': BASE, 'pull_base': True,
+            'capabilities': ['SYS_TIME'], 'published_ports': ['127.0.0.1:10123:123/udp', '10124:123/udp'],
+            'drift_volume': 'fleet-capture-drift', 'ntpd_args': ['infinity'], 'architecture': 'amd64'}
+
+
+def built_image(args):
+    """The image inspect of a build of ``args``'s context on BASE (what makes 'build' unnecessary)."""
+    files = []
+    for relpath, path in context_files(args['build_context']):
+        with open(path, 'rb') as handle:
+            files.append((relpath, handle.read()))
+    digest = build_hash(files, BASE_ID, {'BASE': BASE})
+    image = copy.deepcopy(fixture('image_built.json'))
+    image['Config']['Labels'][BUILD_HASH_LABEL] = digest
+    return image_tag('fleet-linux/ntpd', 'amd64', digest), image
+
+
+def running_as_declared(args):
+    """container_hardened_running.json with this host's config file and the image of built_image."""
+    container = fixture('container_hardened_running.json')
+    container['HostConfig']['Binds'][0] = '%s:/etc/ntp.conf:ro' % args['config_file']
+    container['Image'] = built_image(args)[1]['Id']
+    return container
+
+
+def run(monkeypatch, engine, args, check_mode=False):
+    monkeypatch.setattr(docker_ntpd, 'DockerClient', lambda socket_path: engine)
+    commands = FakeCommands()
+    result = run_module(docker_ntpd, args, commands, check_mode=check_mode, monkeypatch=monkeypatch)
+    assert commands.calls == []
+    return result
+
+
+def engine_with_image(args, **kwargs):
+    tag, image = built_image(args)
+    return FakeEngine(images={BASE: {'Id': BASE_ID}, tag: image}, **kwargs)
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'capabilities': ['SYS_TIME', 'SYS_ADMIN']}, 'SYS_ADMIN is not used by ntpd'),
+    ({'capabilities': ['SYS_MODULE']}, 'SYS_MODULE is not used by ntpd'),
+    ({'network_mode': 'host', 'capabilities': ['SYS_TIME', 'NET_BIND_SERVICE', 'SYS_ADMIN'],
+      'allow_extra_capabilities': True}, 'would act on the host itself'),
+    ({'drift_volume': '/'}, "drift_volume: '/' is neither a volume name"),
+    ({'published_ports': ['70000:123/udp']}, 'host port 70000 is not a port number'),
+    ({'published_ports': ['123:99999/udp']}, 'container port 99999 is not a port number'),
+    ({'published_ports': ['10123:123/udp', '127.0.0.1:10123:123/udp']}, 'the same host port twice'),
+    ({'stop_timeout': -1}, 'stop_timeout'),
+    ({'dockerfile': '/etc/shadow'}, 'dockerfile'),
+    ({'state': 'absent', 'capabilities': ['ALL']}, 'as --privileged does'),
+])
+def test_main_refuses_invalid_parameters_before_talking_to_dockerd(monkeypatch, host, changes, message):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, dict(host, **changes))
+    assert result['failed'] and message in result['msg']
+    assert result['changed'] is False
+    assert engine.calls == []
+
+
+def test_main_refuses_a_config_file_behind_a_symlink(monkeypatch, host, tmp_path):
+    link = tmp_path / 'link.conf'
+    link.symlink_to(host['config_file'])
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, dict(host, config_file=str(link)))
+    assert result['failed'] and '%s is a symbolic link' % link in result['msg']
+    assert engine.calls == []
+
+
+def test_main_refuses_a_port_taken_by_another_container_changing_nothing(monkeypatch, host):
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, dict(host, published_ports=['10125:123/udp']))
+    assert result['failed'] and 'udp port 10125 on every address is already taken' in result['msg']
+    assert result['changed'] is False and engine.changes() == []
+
+
+def test_main_refuses_a_capability_dockerd_cannot_grant_changing_nothing(monkeypatch, host):
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, dict(host, capabilities=['SYS_TIME', 'SYS_RESOURCE']))
+    assert result['failed'] and 'CAP_SYS_RESOURCE cannot be granted' in result['msg']
+    assert engine.changes() == []
+
+
+def test_main_is_a_no_op_on_the_declared_container(monkeypatch, host):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, host)
+    assert not result.get('failed'), result
+    assert (result['changed'], result['actions'], engine.changes()) == (False, [], [])
+
+
+def test_main_moves_the_published_ports_of_its_running_container(monkeypatch, host):
+    """Its own proxy holds 10124 on every address: publishing it on 127.0.0.1 only is a recreate."""
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, dict(host, published_ports=['127.0.0.1:10124:123/udp']))
+    assert not result.get('failed'), result
+    assert result['differences'] == ['ports'] and result['actions'] == ['recreate', 'start']
+    assert engine.changes() == ['stop_container', 'remove_container', 'create_container', 'start_container']
+    assert result['after']['ports'] == ['127.0.0.1:10124:123/udp'] and result['after']['running']
+
+
+def test_main_recreates_a_container_made_before_the_hardening(monkeypatch, host):
+    old = running_as_declared(host)
+    old['HostConfig'].update(SecurityOpt=None, ReadonlyRootfs=False, Tmpfs=None)
+    engine = engine_with_image(host, container=old)
+    result = run(monkeypatch, engine, host)
+    assert result['differences'] == ['no_new_privileges', 'read_only_root', 'tmpfs']
+    created = engine.container['HostConfig']
+    assert created['SecurityOpt'] == ['no-new-privileges'] and created['ReadonlyRootfs'] is True
+    assert created['CapDrop'] == ['ALL'] and created['CapAdd'] == ['CAP_SYS_TIME']
+
+
+def test_check_mode_changes_nothing(monkeypatch, host):
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    result = run(monkeypatch, engine, dict(host, published_ports=FREE_PORTS), check_mode=True)
+    assert (result['changed'], result['actions'], engine.changes()) == (True, ['build', 'create', 'start'], [])
+
+
+def test_present_builds_and_creates_without_starting(monkeypatch, host):
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    result = run(monkeypatch, engine, dict(host, state='present'))
+    assert not result.get('failed'), result
+    assert engine.changes() == ['build_image', 'create_container']
+    assert result['after']['running'] is False
+
+
+# -- changed tells the truth on failure (issue 12, point 4) --
+
+def error(message, status=500):
+    return DockerError(message, status)
+
+
+@pytest.mark.parametrize('images, container, failures, changed, actions, message', [
+    # nothing changed
+    ({}, None, {'pull_image': error('manifest unknown', 404)}, False, [], 'cannot be pulled'),
+    ({BASE: {'Id': BASE_ID}}, None, {'build_image': error('The command returned a non-zero code: 100')}, False, [],
+     'failed: The command returned a non-zero code: 100'),
+    ('ready', None, {'create_container': error('Conflict. The container name "/ntpd" is already in use')}, False, [],
+     'is already in use'),
+    ('ready', None, {'start_container': error(fixture('error_start_caps.json')['message'])}, False, [],
+     'could not grant the capabilities'),
+    # something changed before the failure
+    ({}, None, {'build_image': error('no space left on device')}, True, ['pull'], 'no space left on device'),
+    ({BASE: {'Id': BASE_ID}}, None, {'create_container': error('no such image')}, True, ['build'], 'no such image'),
+    ({BASE: {'Id': BASE_ID}}, 'running', {'create_container': error('no such image')}, True,
+     ['build', 'stop', 'remove'], 'no such image'),
+    ('ready', 'old', {'start_container': error(fixture('error_start_port_in_use.json')['message'])}, True,
+     ['stop', 'remove'], 'a published port is already taken'),
+    ('ready', None, {'start_container': error('OCI runtime create failed')}, True, ['create'], 'OCI runtime'),
+])
+def test_changed_tells_the_truth_on_failure(monkeypatch, host, images, container, failures, changed, actions, message):
+    if images == 'ready':
+        engine = engine_with_image(host, failures=failures)
+    else:
+        engine = FakeEngine(images=images, failures=failures)
+    if container:
+        engine.container = running_as_declared(host)
+        if container == 'old':
+            engine.container['HostConfig']['ReadonlyRootfs'] = False
+    result = run(monkeypatch, engine, host if container else dict(host, published_ports=FREE_PORTS))
+    assert result['failed'] and message in result['msg']
+    assert (result['changed'], result['actions']) == (changed, actions)
