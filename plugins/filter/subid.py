@@ -35,7 +35,7 @@ options:
     type: int
     required: true
   count:
-    description: Number of ids in the range.
+    description: Number of ids in the range, at least 65536 (a container's ids 0-65535).
     type: int
     default: 65536
 '''
@@ -55,11 +55,14 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.lxc import (
-    allocate_range, overlapping, parse_subids, ranges_of,
+    CONTAINER_IDS, allocate_range, overlapping, parse_subids, ranges_of,
 )
 
 
-def subid_range(subuid, subgid, user, uid, count=65536):
+def subid_range(subuid, subgid, user, uid, count=CONTAINER_IDS):
+    if count < CONTAINER_IDS:
+        raise AnsibleFilterError('a range of %d ids is too small: a container needs %d (its ids 0-%d)'
+                                 % (count, CONTAINER_IDS, CONTAINER_IDS - 1))
     uids, gids = parse_subids(subuid), parse_subids(subgid)
     for label, ranges in (('subuid', uids), ('subgid', gids)):
         clashes = overlapping(ranges, user, uid)

@@ -27,6 +27,8 @@ from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 # A container name becomes its hostname (lxc.uts.name) and a directory name: one DNS label.
 NAME_PATTERN = re.compile(r'^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 FIRST_SUBID = 100000
+# A container's ids 0-65535 (root, system users, nobody at 65534) each need a host id.
+CONTAINER_IDS = 65536
 LAST_SUBID = 4294967294
 STATES = ('started', 'stopped', 'frozen', 'absent')
 # A config key as lxc.container.conf(5) spells them; a value is one line of printable text.
@@ -289,19 +291,21 @@ def check_request(want, owner, subuids, subgids):
         raise Refusal('owner %r is root: an unprivileged container needs a non-root owner' % owner['name'])
     result = []
     for label, ranges, path in (('uid', subuids, '/etc/subuid'), ('gid', subgids, '/etc/subgid')):
-        mine = ranges_of(ranges, owner['name'], owner['uid'])
-        if not mine:
-            free = allocate_range(subuids + subgids)
-            raise Refusal('owner %s has no subordinate %ss: add "%s:%d:65536" to /etc/subuid and '
-                          '/etc/subgid (usermod --add-subuids %d-%d --add-subgids %d-%d %s)'
-                          % (owner['name'], label, owner['name'], free, free, free + 65535,
-                             free, free + 65535, owner['name']))
         clashes = overlapping(ranges, owner['name'], owner['uid'])
         if clashes:
             raise Refusal('subordinate %ss of %s overlap another user\'s in %s: %s; give each user '
                           'its own range so no container can reach another one\'s files'
                           % (label, owner['name'], path,
                              '; '.join('%s and %s' % (m.describe(), o.describe()) for m, o in clashes)))
+        owned = ranges_of(ranges, owner['name'], owner['uid'])
+        mine = [r for r in owned if r.count >= CONTAINER_IDS]
+        if not mine:
+            free = allocate_range(subuids + subgids)
+            too_small = ' of %d ids (%s: too small)' % (CONTAINER_IDS, ', '.join(r.describe() for r in owned)) if owned else ''
+            raise Refusal('owner %s has no subordinate %ss%s: add "%s:%d:65536" to /etc/subuid and '
+                          '/etc/subgid (usermod --add-subuids %d-%d --add-subgids %d-%d %s)'
+                          % (owner['name'], label, too_small, owner['name'], free, free, free + 65535,
+                             free, free + 65535, owner['name']))
         result.append(mine[0])
     return result[0], result[1]
 

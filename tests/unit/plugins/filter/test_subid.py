@@ -36,3 +36,9 @@ def test_subid_range(subuid, subgid, user, uid, expected):
 def test_subid_range_refuses_overlap():
     with pytest.raises(AnsibleFilterError, match='subuid ranges of lxc-web overlap'):
         subid_range(CAPTURED + 'intruder:200000:10\n', CAPTURED, 'lxc-web', 997)
+
+
+@pytest.mark.parametrize('count', [0, 1000, 65535])
+def test_subid_range_refuses_a_range_too_small_for_a_container(count):
+    with pytest.raises(AnsibleFilterError, match='a range of %d ids is too small: a container needs 65536' % count):
+        subid_range(CAPTURED, CAPTURED, 'lxc-new', 995, count)

@@ -368,3 +368,10 @@ def test_parameters_are_checked_before_the_owner():
     """A wrong parameter is named even when the owner is wrong too."""
     with pytest.raises(Refusal, match='control character'):
         lxc.check_request(want(config={'lxc.uts.name': 'a\nb'}), None, [], [])
+
+
+def test_refuses_owner_ranges_too_small_for_a_container_and_uses_a_large_one():
+    small = R('lxc-web', 400000, 1000)
+    with pytest.raises(Refusal, match=r'owner lxc-web has no subordinate uids of 65536 ids \(lxc-web:400000:1000 .*too small\): add'):
+        lxc.check_request(want(), OWNER, [small], [small])
+    assert lxc.check_request(want(), OWNER, [small, WEB_U], [small, WEB_G]) == (WEB_U, WEB_G)
