@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the start state of the fs_swap scenario on the lab microserver (four 1 GiB disks), with
 # plain mdadm/sfdisk/mkfs commands, then grows the devices under the filesystems and the swap:
-#   md0   RAID0 of vda1 vdb1 vdc1 (64 MiB each), swap LABEL=swap, in fstab by UUID (pri=5),
+#   md0   RAID0 of vda1 vdb1 vdc1 (64 MiB each), swap labelled 'swap one' (a space: blkid prints
+#         LABEL=swap\ one), in fstab by UUID (pri=5),
 #         then grown to 4 members with vdd1 (RAID4 during the reshape, back to RAID0)
 #   md1   RAID0 of vda2 vdb2, ext4 LABEL=boot on /srv/boot, then grown to 3 members with vdc2
 #   vdc3  XFS LABEL=xfs on /srv/xfs, partition grown 320 -> 448 MiB while mounted
@@ -28,7 +29,7 @@ udevadm settle
 mdadm --create /dev/md0 --run --level=0 --raid-devices=3 /dev/vda1 /dev/vdb1 /dev/vdc1
 mdadm --create /dev/md1 --run --level=0 --raid-devices=2 /dev/vda2 /dev/vdb2
 udevadm settle
-mkswap -L swap /dev/md0
+mkswap -L 'swap one' /dev/md0
 mkfs.ext4 -q -L boot /dev/md1
 mkfs.xfs -q -L xfs /dev/vdc3
 mkfs.btrfs -q -L btr /dev/vda3 /dev/vdb3 >/dev/null
@@ -58,7 +59,8 @@ sync
 sha256sum /srv/{boot,xfs,btrfs}/{data.bin,fstab.copy} >"$state/data.sha256"
 sha256sum /etc/fstab >"$state/fstab.sha256"
 for dev in md0 md1 vdc3 vda3 vdb3 vdd4 vdd2; do
-  echo "$dev $(blkid -p -s TYPE -s UUID -s LABEL -o export "/dev/$dev" | sort | tr '\n' ' ')"
+  # tab-separated: blkid's values hold escaped spaces (LABEL=swap\ one)
+  echo "$dev	$(blkid -p -s TYPE -s UUID -s LABEL -o export "/dev/$dev" | sort | tr '\n' '\t')"
 done >"$state/ids.before"
 
 # Grow every device under a filesystem or the swap.

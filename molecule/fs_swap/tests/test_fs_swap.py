@@ -15,8 +15,8 @@ def size(host, device):
 def ids_before(host):
     ids = {}
     for line in host.file(STATE + "/ids.before").content_string.splitlines():
-        device, _sep, tags = line.partition(" ")
-        ids[device] = dict(tag.split("=", 1) for tag in tags.split())
+        device, _sep, tags = line.partition("\t")
+        ids[device] = dict(tag.split("=", 1) for tag in tags.split("\t") if tag)
     return ids
 
 
@@ -55,6 +55,17 @@ def test_swap_header_spans_the_device(host):
     last_page = int(host.check_output(
         "python3 -c \"import struct; print(struct.unpack_from('<I', open('/dev/md0', 'rb').read(4096), 1028)[0])\""))
     assert last_page == size(host, "/dev/md0") // PAGE - 1
+
+
+def test_swap_label_with_a_space_kept_byte_for_byte(host):
+    """blkid prints LABEL=swap\\ one: the label must not be re-created with that backslash."""
+    label = host.check_output(
+        "python3 -c \"print(open('/dev/md0', 'rb').read(4096)[1052:1068].split(b'\\\\0')[0])\"")
+    assert label == "b'swap one'"
+    assert ids_now(host, "md0")["LABEL"] == "swap\\ one"
+    # what LABEL= references resolve through
+    assert host.check_output("findfs 'LABEL=swap one'") == "/dev/md0"
+    assert host.file("/dev/disk/by-label/swap\\x20one").linked_to == "/dev/md0"
 
 
 def test_ext4_grown_online(host):
