@@ -155,8 +155,9 @@ def _realize(edges, state, md, target_devices, backup_file):
                 # plans again from the real state after every step.)
                 kept = edge.shape.devices
                 ordered = sorted(members, key=lambda d: state['slots'].get(d, 99), reverse=True)
-                released = ordered[kept:] + spares
-                members, spares = ordered[:kept], []
+                released_spares = edge.releases - len(ordered[kept:])
+                released = ordered[kept:] + spares[:released_spares]
+                members, spares = ordered[:kept], spares[released_spares:]
                 pool = sorted(pool + released)
         level, n = edge.shape.level, edge.shape.devices
         steps.append({

@@ -8,6 +8,7 @@ __metaclass__ = type
 import os
 
 import pytest
+from hypothesis import given, strategies as st
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
@@ -280,3 +281,73 @@ def test_array_line_with_spares_is_the_line_mdadm_prints_for_that_shape():
     assert array_line_with_spares(with_spares, 0) == without
     assert array_line_with_spares(without, 2) == with_spares
     assert array_line_with_spares(without, 0) == without
+
+
+# Properties of the parsers (hypothesis): what they decode is what was encoded.
+DEVICE_NAMES = st.from_regex(r'\A(sd[a-z]|vd[a-z]|nvme[0-9]n[0-9]p)[1-9]\Z')
+UUIDS = st.lists(st.from_regex(r'\A[0-9a-f]{8}\Z'), min_size=4, max_size=4).map(':'.join)
+
+
+@given(st.dictionaries(DEVICE_NAMES, st.one_of(st.integers(0, 15), st.sampled_from(['spare', 'faulty'])), max_size=8),
+       st.integers(1, 16), UUIDS)
+def test_detail_export_round_trips(roles, raid_devices, uuid):
+    """Members written as mdadm --detail --export writes them are read back with their roles and slots."""
+    lines = ['MD_LEVEL=raid10', 'MD_DEVICES=%d' % raid_devices, 'MD_METADATA=1.2', 'MD_UUID=%s' % uuid, 'MD_NAME=host:1']
+    for name, role in roles.items():
+        lines += ['MD_DEVICE_dev_%s_ROLE=%s' % (name, role), 'MD_DEVICE_dev_%s_DEV=/dev/%s' % (name, name)]
+    parsed = parse_detail_export('\n'.join(lines) + '\n')
+    assert (parsed['raid_devices'], parsed['uuid'], parsed['level']) == (raid_devices, uuid, 'raid10')
+    decoded = dict((m['device'], m['slot'] if m['role'] == 'active' else m['role']) for m in parsed['members'])
+    assert decoded == dict(('/dev/' + name, role) for name, role in roles.items())
+
+
+@given(st.integers(1, 64), st.one_of(st.none(), st.integers(1, 64)))
+def test_raid_disks_round_trips(new, old):
+    assert parse_raid_disks('%d (%d)' % (new, old) if old else str(new)) == (new, old or new)
+
+
+@st.composite
+def mdadm_conf(draw):
+    """mdadm.conf texts: comments, blank lines, DEVICE/HOMEHOST lines and ARRAY entries, with continuation lines
+    holding their UUID or old devices= lists; returns the text and the UUIDs of its ARRAY entries in order."""
+    entries, uuids = [], []
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(['comment', 'blank', 'device', 'array']))
+        if kind == 'comment':
+            entries.append(['# ' + draw(st.sampled_from(['ARRAY /dev/md0 UUID=%s' % draw(UUIDS), 'definitions', '']))])
+        elif kind == 'blank':
+            entries.append([''])
+        elif kind == 'device':
+            entries.append([draw(st.sampled_from(['DEVICE partitions containers', 'DEVICE /dev/sd*', 'HOMEHOST <system>']))])
+        else:
+            uuid = draw(UUIDS)
+            keyword = draw(st.sampled_from(['ARRAY', 'array', 'Arr']))
+            tail = ['  devices=/dev/sda1,/dev/sdb1'] if draw(st.booleans()) else []
+            if draw(st.booleans()):
+                entries.append(['%s /dev/md/%d metadata=1.2' % (keyword, len(uuids)), '\tUUID=%s' % uuid] + tail)
+            else:
+                entries.append(['%s /dev/md/%d metadata=1.2 UUID=%s' % (keyword, len(uuids), uuid)] + tail)
+            uuids.append(uuid)
+    return entries, uuids
+
+
+@given(mdadm_conf(), st.one_of(st.none(), st.integers(0, 5)), UUIDS)
+def test_mdadm_conf_replacement_leaves_one_whole_entry_and_every_other_untouched(conf, pick, fresh_uuid):
+    entries, uuids = conf
+    uuid = uuids[pick % len(uuids)] if uuids and pick is not None else fresh_uuid
+    line = 'ARRAY /dev/md/new metadata=1.2 name=host:new UUID=%s' % uuid
+    text = ''.join('\n'.join(entry) + '\n' for entry in entries)
+    updated = mdadm_conf_with_array(text, line, uuid)
+    parsed = mdadm_conf_entries(updated)
+    assert [e for e in parsed if array_entry_uuid(e) == uuid_hex(uuid)] == [[line]]
+    assert [e for e in parsed if array_entry_uuid(e) != uuid_hex(uuid)] == \
+        [e for e in entries if array_entry_uuid(e) != uuid_hex(uuid)]
+    assert mdadm_conf_with_array(updated, line, uuid) == updated
+
+
+@given(st.sampled_from([line for step in ('04-raid4-to-raid0', '17-raid10-4-clean')
+                        for line in fixture(step, 'mdadm_detail_scan').splitlines()]), st.integers(0, 8))
+def test_array_line_with_spares_round_trips(line, spares):
+    with_spares = array_line_with_spares(line, spares)
+    assert ('spares=%d' % spares in with_spares.split()) == (spares > 0)
+    assert array_line_with_spares(with_spares, 0) == line
