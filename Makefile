@@ -11,7 +11,7 @@ FLEET_CACHE ?= $(HOME)/.cache/fleet-linux
 COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
 # Scenarios that make test runs (each one alone: make molecule SCENARIOS=name).
-SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid raid_powerloss
+SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid
 
 export FLEET_CACHE
 export PATH := $(VENV)/bin:$(PATH)
