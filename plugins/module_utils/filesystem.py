@@ -13,6 +13,7 @@ commands to run (argument lists naming the tool), or raises Refusal.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import re
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
@@ -79,6 +80,16 @@ def parse_blkid_export(text):
         if sep:
             tags[key] = value if key == 'DEVNAME' else decode_blkid_value(value).decode('utf-8', 'surrogateescape')
     return tags
+
+
+def device_node(blockdevs, name, given):
+    """The device node of kernel block device ``name`` (``given`` is how it was named), checked by its
+    major:minor, so that commands run on that device and not on a path that could change under them."""
+    node = os.path.join(blockdevs.dev_root, name.replace('!', '/'))
+    if blockdevs.kernel_name(node) != name:
+        raise Refusal('%s is block device %s, but %s is not its device node; fix /dev (udevadm trigger) '
+                      'and run again' % (given, name, node))
+    return node
 
 
 def blkid_probe_tags(device, rc, out, err):

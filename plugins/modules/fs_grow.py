@@ -127,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, blkid_probe_tags, explain_failure, filesystem_class, human, plan_grow)
+    Btrfs, blkid_probe_tags, device_node, explain_failure, filesystem_class, human, plan_grow)
 
 TEMPORARY_MOUNTPOINT = '<temporary directory>'
 # Mounting and unmounting a temporary mountpoint leave nothing changed.
@@ -188,14 +188,6 @@ class FsGrow(object):
             name = self.blockdevs.kernel_name(mount['source'])
         return name
 
-    def node(self, name, given):
-        """The device node of kernel device ``name``, checked to be that device."""
-        node = os.path.join(DEV_ROOT, name.replace('!', '/'))
-        if self.blockdevs.kernel_name(node) != name:
-            raise Refusal('%s is block device %s, but %s is not its device node; fix /dev (udevadm trigger) '
-                          'and run again' % (given, name, node))
-        return node
-
     def resolve(self, params):
         """(kernel name, device node, mountpoint or None) of the filesystem to grow."""
         if params['path']:
@@ -205,9 +197,9 @@ class FsGrow(object):
                 raise Refusal('%s is on %s (%s, mounted on %s), which is not a block device: fs_grow grows a '
                               'filesystem on a block device'
                               % (params['path'], mount['source'], mount['fstype'], mount['mountpoint']))
-            return name, self.node(name, mount['source']), mount['mountpoint']
+            return name, device_node(self.blockdevs, name, mount['source']), mount['mountpoint']
         name = self.blockdevs.identify(params['device'])
-        return name, self.node(name, params['device']), None
+        return name, device_node(self.blockdevs, name, params['device']), None
 
     def fstype(self, device):
         rc, out, err = self.runner('blkid').run('-p', '-o', 'export', device, check_rc=False)

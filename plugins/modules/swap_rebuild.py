@@ -127,7 +127,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
-from ansible_collections.fleet.linux.plugins.module_utils.filesystem import blkid_probe_tags, human
+from ansible_collections.fleet.linux.plugins.module_utils.filesystem import blkid_probe_tags, device_node, human
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
     PAGE_SIZES, fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page)
 
@@ -162,11 +162,7 @@ class SwapRebuild(object):
     def resolve(self, given):
         """The device node of the block device at ``given`` (by its major:minor), or a Refusal."""
         self.name = self.blockdevs.identify(given)
-        node = os.path.join(DEV_ROOT, self.name.replace('!', '/'))
-        if self.blockdevs.kernel_name(node) != self.name:
-            raise Refusal('%s is block device %s, but %s is not its device node; fix /dev (udevadm trigger) '
-                          'and run again' % (given, self.name, node))
-        self.device = node
+        self.device = device_node(self.blockdevs, self.name, given)
 
     def read_header(self):
         try:

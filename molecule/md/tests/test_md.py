@@ -97,6 +97,15 @@ REFUSALS = [
     ('nonsense-target', 'at least 4'),
     ('impossible-transition', 'cannot take'),
     ('member-removal', 'never removes'),
+    ('member-regular-file', 'in devices, /root/vdd6 is not a block device but a regular file'),
+    ('device-regular-file', '/root/md2 is not an md array on this host: /root/md2 is not a block device but a regular file'),
+    ('member-twice', 'devices lists /dev/vdd6 twice'),
+    ('member-by-name-and-link', 'devices lists /dev/vdd6 twice: /dev/vdd6 and /root/links/vdd6 are the same device'),
+    ('poll-interval-negative', 'poll_interval is -1'),
+    ('timeout-zero', 'timeout is 0'),
+    ('raid-devices-zero', 'raid_devices is 0'),
+    ('devices-one-string', 'devices holds "/dev/vdc6 /dev/vdd6", which is not one device path'),
+    ('backup-on-tmpfs', 'backup_file /dev/shm/md5.backup is on tmpfs, which a power loss empties'),
 ]
 
 
@@ -113,6 +122,12 @@ def test_refusal_changes_nothing(attempts, case, message):
     assert attempt['changed'] is False
     assert message in attempt['msg']
     assert attempt['after'] == attempt['before']
+
+
+def test_planted_files_are_untouched(host):
+    """The regular files given as devices are neither written nor taken for /dev/vdd6 and /dev/md2."""
+    assert host.run('sha256sum -c /root/checksums-planted').rc == 0
+    assert not host.file('/dev/shm/md5.backup').exists
 
 
 @pytest.mark.parametrize('disk', DISKS)
