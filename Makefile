@@ -10,8 +10,11 @@ BUILD := $(CURDIR)/.build
 FLEET_CACHE ?= $(HOME)/.cache/fleet-linux
 COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
-# Scenarios that make test runs (each one alone: make molecule SCENARIOS=name).
-SCENARIOS ?= smoke smoke_pi md fs_swap io_scheduler ntpd lxc raid
+# Scenarios that make test runs (each one alone: make molecule SCENARIOS=name), in two lanes side
+# by side: the lab microserver (a TCG guest: CPU) and the checks with the docker-based Pi nodes.
+MICROSERVER_SCENARIOS ?= smoke md fs_swap io_scheduler raid
+NODE_SCENARIOS ?= smoke_pi ntpd lxc
+SCENARIOS ?= $(MICROSERVER_SCENARIOS) $(NODE_SCENARIOS)
 
 export FLEET_CACHE
 export PATH := $(VENV)/bin:$(PATH)
@@ -55,12 +58,11 @@ dockerd:
 lab:
 	@lab/build-images
 
+# Each lane's full output: $(BUILD)/logs/LANE.log (the tail of a failing one is printed).
 test: setup
-	@$(STAGE) lint $(MAKE) --no-print-directory lint
-	@$(STAGE) sanity $(MAKE) --no-print-directory sanity
-	@$(STAGE) units $(MAKE) --no-print-directory units
-	@$(STAGE) build $(MAKE) --no-print-directory build
-	@for s in $(SCENARIOS); do $(STAGE) "molecule-$$s" molecule test -s "$$s" || exit 1; done
+	@scripts/lanes $(BUILD)/logs \
+	  microserver "$(MICROSERVER_SCENARIOS:%=molecule-%)" \
+	  checks+nodes "lint sanity units build $(NODE_SCENARIOS:%=molecule-%)"
 	@echo "make test: all stages passed"
 
 demo: setup
@@ -80,6 +82,9 @@ build: collection
 
 molecule: collection
 	@for s in $(SCENARIOS); do $(STAGE) "molecule-$$s" molecule test -s "$$s" || exit 1; done
+
+molecule-%: collection
+	molecule test -s $*
 
 clean:
 	rm -rf $(BUILD) tests/output
