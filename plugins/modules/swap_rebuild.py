@@ -217,7 +217,7 @@ class SwapRebuild(object):
         if actions and not self.module.check_mode:
             self.apply(actions, before)
             try:
-                new_header, after = self.read_state()[1::3]
+                _tags, new_header, _active, _others, after = self.read_state()
             except Refusal as exc:
                 self.fail('%s: the swap was re-created, but reading it back failed: %s' % (self.device, exc))
             self.check_identity(header, new_header, before, after)
