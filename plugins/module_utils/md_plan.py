@@ -193,7 +193,6 @@ def plan(state, md, level, raid_devices, devices, backup_file=None):
     Returns a list of steps ``{'argv', 'description', 'expect'}``; empty when the array
     already has the target shape.
     """
-    check_target(level, raid_devices, devices)
     current = set(state['members']) | set(state['spares'])
     unwanted = sorted(current - set(devices))
     if unwanted:
@@ -201,6 +200,7 @@ def plan(state, md, level, raid_devices, devices, backup_file=None):
                       'Add %s to devices, or remove it yourself first (mdadm %s --fail/--remove).'
                       % (', '.join(unwanted), 'is' if len(unwanted) == 1 else 'are', md,
                          'it' if len(unwanted) == 1 else 'them', md))
+    check_target(level, raid_devices, devices)
     missing = parity_missing(state)
     start = Shape(state['level'], state['raid_devices'], len(state['spares']), missing,
                   len(set(devices) - current))

@@ -117,6 +117,7 @@ REFUSALS = [
     pytest.param(state(1, 2, BOOT[:2]), (7, 2, BOOT[:2]), 'not one md_reshape handles', id='unknown level'),
     pytest.param(state(0, 3, SWAP[:3]), (0, 3, SWAP), 'raid0 cannot have spares', id='raid0 with a spare'),
     pytest.param(state(6, 4, SWAP), (1, 2, SWAP[:2]), 'never removes', id='raid6 to raid1 of two'),
+    pytest.param(state(1, 2, BOOT[:2]), (1, 1, BOOT[:1]), 'never removes', id='raid1 down to one device: a removal first'),
 ]
 
 
