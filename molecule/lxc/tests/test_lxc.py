@@ -5,6 +5,7 @@ go through testinfra's ansible runner, as a play with become would.
 """
 
 import ipaddress
+import json
 
 import pytest
 from testinfra.modules.ansible import AnsibleException
@@ -38,11 +39,11 @@ def subid_range(host, user):
 
 
 def module(host, check=False, **args):
-    """The module with become (for real unless check=True); returns the result, with failed=True
-    when it failed (ansible --tree, which testinfra reads, drops that key; a success has state)."""
-    argstr = " ".join("%s=%s" % (key, value) for key, value in args.items())
+    """The module with become (for real unless check=True), its arguments as JSON (ad-hoc -a '{...}');
+    returns the result, with failed=True when it failed (ansible --tree, which testinfra reads,
+    drops that key; a success has state)."""
     try:
-        result = host.ansible("fleet.linux.lxc_unpriv_container", argstr, check=check, become=True)
+        result = host.ansible("fleet.linux.lxc_unpriv_container", json.dumps(args), check=check, become=True)
     except AnsibleException as failure:
         result = failure.result
     return dict(result, failed=bool(result.get("failed")) or "state" not in result)
@@ -197,3 +198,76 @@ def test_refuses_invalid_name(host):
 def test_refuses_container_of_another_user(host):
     refused(host, "container web belongs to user lxc-web", name="web", owner="lxc-db")
     assert lxc_state(host, "web") == "RUNNING"
+
+
+# --- a hostile owner plants links and FIFOs where root reads and writes ---------------------------
+
+def root_file(host, path):
+    with host.sudo():
+        return host.check_output("stat -c '%%u %%g %%a %%F' %s && sha256sum %s" % (path, path))
+
+
+def test_role_refuses_a_planted_link_and_changes_nothing(host):
+    """side_effect.yml ran the role for lxc-trap, whose ~/.config is a link to /etc."""
+    with host.sudo():
+        result = host.file("/root/fleet-trap-result").content_string
+        before = host.file("/root/fleet-trap-before").content_string
+        after = host.file("/root/fleet-trap-after").content_string
+        assert host.file("/home/lxc-trap/.config").linked_to == "/etc"
+        assert not host.file("/home/lxc-trap/.local").exists
+        assert "lxc-trap" not in host.file("/etc/subuid").content_string
+    assert "/home/lxc-trap/.config is a symbolic link to /etc" in result, result
+    assert before == after
+
+
+def test_module_refuses_a_container_config_linked_to_shadow(host):
+    shadow = root_file(host, "/etc/shadow")
+    planted = as_owner(host, "db", "sh -c 'cd ~/.local/share/lxc/db && mv config config.real && ln -s /etc/shadow config'")
+    assert planted.rc == 0, planted.stderr
+    try:
+        result = refused(host, "db/config is a symbolic link, not a regular file", name="db", owner="lxc-db",
+                         autostart=False)
+        assert "root:" not in result["msg"]
+    finally:
+        as_owner(host, "db", "sh -c 'cd ~/.local/share/lxc/db && rm config && mv config.real config'")
+    assert root_file(host, "/etc/shadow") == shadow
+    assert lxc_state(host, "db") == "RUNNING"
+
+
+def test_module_refuses_default_conf_as_fifo_without_blocking(host):
+    planted = as_owner(host, "web", "sh -c 'cd ~/.config/lxc && mv default.conf default.conf.real && mkfifo default.conf'")
+    assert planted.rc == 0, planted.stderr
+    try:
+        refused(host, "default.conf is a FIFO", name="ghost", owner="lxc-web")
+    finally:
+        as_owner(host, "web", "sh -c 'cd ~/.config/lxc && rm default.conf && mv default.conf.real default.conf'")
+    with host.sudo():
+        assert not host.file("/home/lxc-web/.local/share/lxc/ghost").exists
+
+
+def test_module_refuses_a_linked_lxc_directory(host):
+    """~/.local/share/lxc of lxc-nosubid made a link to root's /var/lib/lxc: refused, nothing written there."""
+    with host.sudo():
+        host.check_output("usermod --add-subuids 900000-965535 --add-subgids 900000-965535 lxc-nosubid")
+        host.check_output("install -d -o lxc-nosubid -m 0750 /home/lxc-nosubid /home/lxc-nosubid/.local "
+                          "/home/lxc-nosubid/.local/share")
+        host.check_output("runuser -u lxc-nosubid -- ln -sfn /var/lib/lxc /home/lxc-nosubid/.local/share/lxc")
+        listing = host.check_output("ls -la /var/lib/lxc")
+    try:
+        refused(host, "/home/lxc-nosubid/.local/share/lxc is a symbolic link or not a directory", name="ghost",
+                owner="lxc-nosubid")
+    finally:
+        with host.sudo():
+            host.check_output("usermod --del-subuids 900000-965535 --del-subgids 900000-965535 lxc-nosubid")
+            host.check_output("rm /home/lxc-nosubid/.local/share/lxc")
+    with host.sudo():
+        assert host.check_output("ls -la /var/lib/lxc") == listing
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"lxc.cgroup2.memory.max": "512M\nlxc.idmap = u 0 0 65536"}, "has a value with a control character"),
+    ({"lxc.idmap": "u 0 0 65536"}, "config must not set lxc.idmap"),
+    ({"lxc.net.0.link\nlxc.idmap": "u 0 0 65536"}, "is not an LXC configuration key"),
+])
+def test_module_refuses_smuggled_config(host, config, message):
+    refused(host, message, name="db", owner="lxc-db", config=config)
