@@ -15,6 +15,7 @@ recorded in ``commands.calls`` so a test can assert that nothing changing ran be
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import functools
 import json
 import os
 import stat as stat_module
@@ -39,6 +40,10 @@ class FakeCommands(object):
     def __init__(self, table=None):
         self.table = dict(table or {})
         self.calls = []
+
+    def __get__(self, module, owner=None):
+        """Bound as AnsibleModule.run_command: called with the module first."""
+        return functools.partial(self, module)
 
     def add(self, argv, rc=0, out='', err=''):
         self.table[tuple(argv)] = (rc, out, err)
