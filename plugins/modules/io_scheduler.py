@@ -30,7 +30,7 @@ description:
     path that is not a block device (a regular file, a directory, a missing path), a device
     without a scheduler (a bio-based md or dm device), a scheduler the kernel cannot offer (the
     message lists those it offers), and a O(rules_file) or O(modules_load_file) it did not write
-    (or that holds lines it did not write, or is not a regular file).
+    (or that holds lines it did not write, or is a symbolic link or no regular file).
   - A failure after something was changed (a scheduler module loaded, a scheduler set, a file
     written) reports C(changed=true) and the RV(actions) done; a failure before reports C(changed=false).
 author:
@@ -267,13 +267,14 @@ class IoScheduler(object):
                       % (', '.join(sorted(missing)), scheduler, why, ', '.join(offered)))
 
     def read_owned_file(self, path):
-        """The content of a file the module owns ('' when there is none); Refusal for what is no regular file."""
+        """The content of a file the module owns ('' when there is none); Refusal for what is no regular file
+        (a link too: write_atomically would refuse it only after the schedulers were set)."""
         try:
-            mode = os.stat(path).st_mode
+            mode = os.lstat(path).st_mode
         except OSError:
             return ''
         if not stat.S_ISREG(mode):
-            kind = 'a directory' if stat.S_ISDIR(mode) else 'no regular file'
+            kind = 'a directory' if stat.S_ISDIR(mode) else 'a symbolic link' if stat.S_ISLNK(mode) else 'no regular file'
             raise Refusal('%s is %s, not a file io_scheduler wrote: choose another path, or move it away.' % (path, kind))
         return read_file(path, '')
 

@@ -238,8 +238,13 @@ def test_the_owned_modules_load_file_goes_with_its_last_rule(sys_root, files, mo
     assert not os.path.exists(files['rules_file']) and not os.path.exists(files['modules_load_file'])
 
 
+def link_to_shadow(path):
+    os.symlink('/etc/shadow', path)
+
+
 @pytest.mark.parametrize('which', ['rules_file', 'modules_load_file'])
-@pytest.mark.parametrize('plant, kind', [(os.makedirs, 'a directory'), (os.mkfifo, 'no regular file')])
+@pytest.mark.parametrize('plant, kind', [(os.makedirs, 'a directory'), (os.mkfifo, 'no regular file'),
+                                         (link_to_shadow, 'a symbolic link')])
 def test_an_owned_file_that_is_not_a_regular_file_is_refused(sys_root, files, monkeypatch, which, plant, kind):
     if not os.path.isdir(os.path.dirname(files[which])):
         os.makedirs(os.path.dirname(files[which]))
