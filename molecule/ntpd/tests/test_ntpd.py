@@ -35,6 +35,16 @@ def test_exactly_the_declared_capabilities_never_privileged(host, inspect):
     assert int(masks["CapBnd"], 16) == 1 << CAP_SYS_TIME
 
 
+def test_no_new_privileges_and_a_read_only_root(host, inspect):
+    assert inspect["HostConfig"]["SecurityOpt"] == ["no-new-privileges"]
+    assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+    assert sorted(inspect["HostConfig"]["Tmpfs"]) == ["/run", "/tmp"]
+    status = host.file("/proc/%d/status" % inspect["State"]["Pid"]).content_string
+    assert "NoNewPrivs:\t1" in status
+    assert host.run("docker exec %s touch /usr/sbin/ntpd" % CONTAINER).rc != 0
+    assert "Read-only file system" in host.run("docker exec %s touch /etc/fleet-probe" % CONTAINER).stderr
+
+
 def test_config_mounted_read_only_and_drift_on_a_volume(inspect):
     mounts = {m["Destination"]: m for m in inspect["Mounts"]}
     assert mounts["/etc/ntp.conf"]["Type"] == "bind"

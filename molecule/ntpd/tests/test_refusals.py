@@ -3,6 +3,8 @@
 They exercise the module, not the node, so they run on one node only.
 """
 
+import pytest
+
 from ntpd_helpers import CONTAINER, declared_ports, docker_json, module
 
 testinfra_hosts = ["ansible://fleet-ntpd-pi1"]
@@ -29,6 +31,7 @@ def test_refusal_base_image_missing_and_not_pullable(host, inspect):
                             pull_base=True)
     assert failed
     assert "fleet-lab/missing:none is not in the local Docker engine and cannot be pulled" in result["msg"]
+    assert result["changed"] is False
     assert host.check_output("docker images -q | sort") == images
     assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
 
@@ -62,3 +65,44 @@ def test_declared_state_is_a_no_op(host, inspect):
     assert not failed, result
     assert result["changed"] is False
     assert result["actions"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"capabilities": ["SYS_TIME", "SYS_ADMIN"]}, "SYS_ADMIN is not used by ntpd"),
+    ({"capabilities": ["SYS_TIME", "SYS_MODULE"]}, "SYS_MODULE is not used by ntpd"),
+    ({"capabilities": ["SYS_TIME", "NET_BIND_SERVICE"]}, "without NET_BIND_SERVICE"),
+    ({"network_mode": "host", "capabilities": ["SYS_TIME", "NET_BIND_SERVICE", "SYS_ADMIN"],
+      "allow_extra_capabilities": True}, "would act on the host itself"),
+    ({"drift_volume": "/"}, "drift_volume: '/' is neither a volume name"),
+    ({"drift_volume": "/etc"}, "nor a directory below /var/lib/fleet-ntpd/drift"),
+    ({"ports": ["70000:123/udp"]}, "host port 70000 is not a port number (1-65535)"),
+    ({"ports": ["123:99999/udp"]}, "container port 99999 is not a port number (1-65535)"),
+    ({"ports": ["123:123/udp", "127.0.0.1:123:123/udp"]}, "publish the same host port twice"),
+    ({"ports": ["localhost:123:123/udp"]}, "localhost is not an IP address"),
+    ({"config_file": "/proc/self/root/etc/fleet-ntpd/ntp.conf"}, "is a symbolic link"),
+])
+def test_refusal_of_what_would_widen_privileges(host, inspect, args, message):
+    """Each refused before dockerd is asked anything: nothing changes."""
+    images = host.check_output("docker images -q | sort")
+    failed, result = module(host, **args) if "ports" in args else module(host, ports=declared_ports(inspect), **args)
+    assert failed
+    assert message in result["msg"]
+    assert result["changed"] is False
+    now = docker_json(host, "container", "inspect", CONTAINER)[0]
+    assert (now["Id"], now["State"]["StartedAt"]) == (inspect["Id"], inspect["State"]["StartedAt"])
+    assert host.check_output("docker images -q | sort") == images
+
+
+def test_moving_the_published_port_of_the_running_container_is_no_port_taken(host, inspect):
+    """Its own proxy holds NODE_IP:123 and does not count (check mode: nothing changes). On every
+    address, the only holder named is the local upstream on 10.123.0.1, never the node's address."""
+    failed, result = module(host, ports=["127.0.0.1:123:123/udp"], _check=True)
+    assert not failed, result
+    assert result["actions"] == ["recreate", "start"]
+    assert result["differences"] == ["ports"]
+    failed, result = module(host, ports=["123:123/udp"], _check=True)
+    assert failed
+    assert "udp port 123 on every address is already taken by another process or container (bound on 10.123.0.1)" in result["msg"]
+    assert result["changed"] is False
+    now = docker_json(host, "container", "inspect", CONTAINER)[0]
+    assert (now["Id"], now["State"]["StartedAt"]) == (inspect["Id"], inspect["State"]["StartedAt"])
