@@ -71,6 +71,8 @@ options:
       - Must be on a filesystem that is not on the array or its devices, and that keeps its files across a
         power loss (not tmpfs or ramfs), because mdadm reads it again to continue a reshape interrupted by a reboot.
       - Its directory must exist and the file must not, unless the array is reshaping.
+      - Its directory, and every directory above it, must be writable by root only (a sticky directory such as
+        C(/tmp) is accepted above it), because mdadm writes the file as root and restores the array from it.
     type: path
   wait:
     description:
@@ -388,6 +390,7 @@ def refuse_unsafe_backup_file(blockdevs, state, backup_file, devices):
         raise Refusal('backup_file %s is on %s, which a power loss empties, and a power loss in the middle of a reshape '
                       'is what mdadm needs it for. Put it on a disk filesystem outside the array (for example /root).'
                       % (backup_file, volatile[0]))
+    refuse_directory_others_can_write(backup_file, os.path.realpath(directory))
     for name in [os.path.basename(d) for d in [state['device']] + devices]:
         if blockdevs.major_minor(name) == where:
             raise Refusal('backup_file %s is on /dev/%s, which this reshape changes: a crash would take the backup '
@@ -395,6 +398,25 @@ def refuse_unsafe_backup_file(blockdevs, state, backup_file, devices):
     if os.path.lexists(backup_file) and not state['reshaping']:
         raise Refusal('backup_file %s exists but %s is not reshaping: it is left from an earlier reshape. '
                       'Remove it (or choose another path) and run again.' % (backup_file, state['device']))
+
+
+def refuse_directory_others_can_write(backup_file, directory):
+    """mdadm writes the backup file as root and restores the array from it after a restart: refuse a directory
+    (or one above it) where another user could plant a link in its place or swap the file. Above the file's own
+    directory, a sticky directory such as /tmp is fine: others cannot move what root owns in it."""
+    holding_the_file = True
+    while True:
+        st = os.stat(directory)
+        shared = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and (holding_the_file or not st.st_mode & stat.S_ISVTX)
+        if st.st_uid not in (0, os.geteuid()) or shared:
+            raise Refusal('backup_file %s is below %s, which %s can write to: a link or file planted there would have '
+                          'mdadm write where it points, or restore the array from it. Put it in a directory only root '
+                          'can write to (for example /root).'
+                          % (backup_file, directory, 'uid %d' % st.st_uid if st.st_uid not in (0, os.geteuid()) else 'other users'))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return
+        directory, holding_the_file = parent, False
 
 
 def decide(state, md, level, raid_devices, devices, backup_file):

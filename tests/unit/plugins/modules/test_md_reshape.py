@@ -331,11 +331,29 @@ def test_a_backup_file_on_a_filesystem_a_power_loss_empties_is_refused(swap_lab,
     assert swap_lab.writes() == []
 
 
+@pytest.mark.parametrize('mode, where', [(0o777, 'shared'), (0o775, 'shared'), (0o1777, 'shared/backups'), (0o777, 'shared/backups')],
+                         ids=['a world-writable directory above', 'a group-writable directory above',
+                              "sticky like /tmp, the file's own directory", "the file's own directory world-writable"])
+def test_a_backup_file_where_others_can_write_is_refused(swap_lab, monkeypatch, tmp_path, mode, where):
+    (tmp_path / 'shared' / 'backups').mkdir(parents=True)
+    shared = tmp_path / where
+    shared.chmod(mode)
+    result = swap_lab.run(monkeypatch, device='/dev/md0', level='0', devices=SWAP,
+                          backup_file=str(tmp_path / 'shared' / 'backups' / 'md0.backup'))
+    assert result['failed'] is True and result['changed'] is False
+    assert 'is below %s, which other users can write to' % shared in result['msg']
+    assert swap_lab.writes() == []
+
+
 def test_a_backup_file_on_a_disk_filesystem_is_taken(swap_lab, monkeypatch, tmp_path):
+    """In a directory only its owner writes to, below a sticky one (pytest's tmp_path is below /tmp)."""
+    private = tmp_path / 'private'
+    private.mkdir(mode=0o700)
+    tmp_path.chmod(0o1777)
     result = swap_lab.run(monkeypatch, check_mode=True, device='/dev/md0', level='0', devices=SWAP,
-                          backup_file=str(tmp_path / 'md0.backup'))
+                          backup_file=str(private / 'md0.backup'))
     assert not result.get('failed'), result['msg']
-    assert result['actions'][0].startswith('mdadm --grow /dev/md0 --backup-file=%s ' % (tmp_path / 'md0.backup'))
+    assert result['actions'][0].startswith('mdadm --grow /dev/md0 --backup-file=%s ' % (private / 'md0.backup'))
 
 
 @pytest.fixture
