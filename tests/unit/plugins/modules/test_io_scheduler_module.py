@@ -12,7 +12,6 @@ queues captured after loading it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import functools
 import json
 import os
 import shutil
@@ -42,13 +41,6 @@ def device_numbers():
         numbers[device['name']] = device['maj:min']
         tree.extend(device.get('children') or [])
     return numbers
-
-
-class BoundCommands(FakeCommands):
-    """FakeCommands that binds as a method (run_module sets it as AnsibleModule.run_command)."""
-
-    def __get__(self, module, owner=None):
-        return functools.partial(self, module)
 
 
 def load_queues(sys_root, step):
@@ -101,7 +93,7 @@ def commands_for(sys_root, *extra):
         os.makedirs(os.path.join(sys_root, 'module', 'bfq'))
         return 0, '', ''
 
-    commands = BoundCommands({
+    commands = FakeCommands({
         ('modprobe', '--show-depends', 'bfq-iosched'): (0, captured('modprobe', 'bfq'), ''),
         ('modprobe', '--show-depends', 'kyber-iosched'): (0, captured('modprobe', 'kyber'), ''),
         ('modprobe', '--show-depends', 'mq-deadline-iosched'): (0, captured('modprobe', 'mq-deadline'), ''),
