@@ -270,7 +270,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal,
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
     DockerClient, DockerError, context_files, context_tar)
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
-    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, PROC_NET_FILES, build_hash, capabilities_from_mask, container_spec,
+    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, build_hash, capabilities_from_mask, container_spec,
     current_container, desired_container, differences, foreign_port_holders, image_matches, image_tag,
     parse_proc_net, parse_status_mask, plan, ports_held, refuse_ungrantable, translate_start_error,
     unsafe_path_reason, validate, wanted_ports)
@@ -328,17 +328,18 @@ def refuse_unsafe_files(params):
     if not os.path.isfile(config):
         raise Refusal('the ntp configuration %s does not exist on the managed node: it is '
                       'mounted read-only into the container, write it first' % config)
-    checks = [('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME')]
-    if os.path.isabs(params['drift_volume']):
-        checks.append(('drift_volume', params['drift_volume'], 'ntpd writes there as root'))
-    for option, path, why in checks:
+    checks = [('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME',
+               '/etc/fleet-ntpd/ntp.conf')]
+    drift = params['drift_volume']
+    if os.path.isabs(drift):
+        checks.append(('drift_volume', drift, 'ntpd writes there as root', DRIFT_DIRECTORY_ROOT))
+    for option, path, why, example in checks:
         reason = unsafe_path_reason(path)
         if reason:
-            raise Refusal('%s: %s: %s, so another user could change what %s leads to and %s; '
-                          'use a path that only root can change' % (option, path, reason, path, why))
-    if os.path.exists(params['drift_volume']) and os.path.isabs(params['drift_volume']) \
-            and not os.path.isdir(params['drift_volume']):
-        raise Refusal('drift_volume: %s exists and is not a directory' % params['drift_volume'])
+            raise Refusal('%s: %s: another user could change what %s leads to (%s); give a path that '
+                          'only root can change, such as %s' % (option, reason, path, why, example))
+    if os.path.isabs(drift) and os.path.lexists(drift) and not os.path.isdir(drift):
+        raise Refusal('drift_volume: %s exists and is not a directory' % drift)
 
 
 class NtpdContainer(object):

@@ -18,6 +18,7 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import DockerError, context_files
+from ansible_collections.fleet.linux.plugins.module_utils import ntpd_plan
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import BUILD_HASH_LABEL, build_hash, image_tag
 from ansible_collections.fleet.linux.plugins.modules import docker_ntpd
 
@@ -347,3 +348,20 @@ def test_changed_tells_the_truth_on_failure(monkeypatch, host, images, container
     result = run(monkeypatch, engine, host if container else dict(host, published_ports=FREE_PORTS))
     assert result['failed'] and message in result['msg']
     assert (result['changed'], result['actions']) == (changed, actions)
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda drift: drift.write_text('x'), 'exists and is not a directory'),
+    (lambda drift: drift.symlink_to('/etc'), 'is a symbolic link'),
+    (lambda drift: (drift.mkdir(), drift.chmod(0o777)), 'is writable by group or others (mode 0777)'),
+])
+def test_main_refuses_a_drift_directory_it_cannot_trust(monkeypatch, host, tmp_path, make, message):
+    root = tmp_path / 'drift-root'
+    root.mkdir()
+    make(root / 'pi1')
+    monkeypatch.setattr(ntpd_plan, 'DRIFT_DIRECTORY_ROOT', str(root))
+    monkeypatch.setattr(docker_ntpd, 'DRIFT_DIRECTORY_ROOT', str(root))
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, dict(host, drift_volume=str(root / 'pi1')))
+    assert result['failed'] and message in result['msg'] and 'drift_volume: ' in result['msg']
+    assert engine.calls == []
