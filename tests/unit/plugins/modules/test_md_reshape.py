@@ -11,7 +11,6 @@ asserts that nothing but reads ran.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import functools
 import json
 import os
 import shutil
@@ -55,13 +54,6 @@ NOTHING_FOUND = blkid_capture('nothing-found')
 AMBIVALENT = blkid_capture('ambivalent-xfs-btrfs')
 
 
-class BoundCommands(FakeCommands):
-    """FakeCommands bound as a method (run_module sets it as AnsibleModule.run_command)."""
-
-    def __get__(self, module, owner=None):
-        return functools.partial(self, module)
-
-
 class Lab(object):
     """The lab guest at a captured step: a sysfs and procfs tree, a /dev (FakeStat) and the commands' answers."""
 
@@ -70,7 +62,7 @@ class Lab(object):
         self.array = array
         self.devices = lab_devices()
         self.dev = dict(('/dev/' + name, 'b ' + number) for name, (number, _size) in self.devices.items())
-        self.commands = BoundCommands()
+        self.commands = FakeCommands()
         self.mountinfo = text(FIXTURES, 'fs', 'mountinfo.txt')
         self.config_file = os.path.join(self.root, 'mdadm.conf')
         for name, (number, size) in self.devices.items():
