@@ -9,14 +9,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
-import functools
 import os
 import stat
 
 import pytest
 
 from ansible_collections.fleet.linux.plugins.modules import lxc_unpriv_container
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands as HarnessCommands, run_module
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, run_module
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'lxc')
 # The owner must not be root; as root the files are given to a made-up uid, else to the tester.
@@ -105,13 +104,6 @@ class Host(object):
                     rootfs=str(self.root / 'image' / 'rootfs.tar.xz'))
         base.update(kwargs)
         return base
-
-
-class FakeCommands(HarnessCommands):
-    """The harness's table, bound as a method (run_module sets it as AnsibleModule.run_command)."""
-
-    def __get__(self, module, owner=None):
-        return functools.partial(self, module)
 
 
 class FakePwd(object):
@@ -273,7 +265,7 @@ class CreateCommands(FakeCommands):
         if key[:len(self.create_prefix)] == self.create_prefix:
             self.calls.append(list(key))
             return self.create(key)
-        return HarnessCommands.__call__(self, module, args, **kwargs)
+        return FakeCommands.__call__(self, module, args, **kwargs)
 
 
 # --- changed tells the truth on failure ----------------------------------------------------------
