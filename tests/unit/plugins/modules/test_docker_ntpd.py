@@ -32,19 +32,23 @@ def declared(ports, network_mode='bridge'):
 
 
 @pytest.fixture
-def taken_udp_port():
-    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    holder.bind(('127.0.0.1', 0))
-    yield holder.getsockname()[1]
-    holder.close()
+def hold_udp_port():
+    """hold_udp_port(address) binds a free udp port on ``address`` for the test; returns it."""
+    holders = []
+
+    def hold(address):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        holders.append(holder)
+        holder.bind((address, 0))
+        return holder.getsockname()[1]
+    yield hold
+    for holder in holders:
+        holder.close()
 
 
 @pytest.fixture
-def taken_udp_port_everywhere():
-    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    holder.bind(('0.0.0.0', 0))
-    yield holder.getsockname()[1]
-    holder.close()
+def taken_udp_port(hold_udp_port):
+    return hold_udp_port('127.0.0.1')
 
 
 def test_a_port_held_by_another_process_is_refused(taken_udp_port):
@@ -79,10 +83,10 @@ def test_dockerd_bounding_set_is_read(monkeypatch):
     assert 'SYS_TIME' in bounding and 'SYS_RESOURCE' not in bounding
 
 
-def test_a_port_held_by_the_running_container_on_every_address_can_move_to_one(taken_udp_port_everywhere):
+def test_a_port_held_by_the_running_container_on_every_address_can_move_to_one(hold_udp_port):
     """Changing published_ports of the running container is not "port taken" by its own proxy
     (which binds every address as 0.0.0.0)."""
-    port = taken_udp_port_everywhere
+    port = hold_udp_port('0.0.0.0')
     current = {'ports': ['%d:123/udp' % port], 'running': True, 'network_mode': 'bridge'}
     docker_ntpd.refuse_taken_ports(declared(['127.0.0.1:%d:123/udp' % port]), current)
     with pytest.raises(Refusal, match='udp port %d on 127.0.0.1 is already taken' % port):
