@@ -29,8 +29,8 @@ description:
     network any capability but SYS_TIME, SYS_RESOURCE and NET_BIND_SERVICE. It also covers a port
     outside 1-65535, a host IP that is not an IP address, and the same host port published twice.
     A drift volume that is neither a volume name nor a directory below C(/var/lib/fleet-ntpd/drift) is
-    refused too, and so is a config file or drift directory that a symbolic link, another user, or
-    group/world write access could redirect.
+    refused too, and so is a config file, build context or drift directory that a symbolic link,
+    another user, or group/world write access could redirect.
   - Compares the existing container with the declared one (image id, capabilities, privileged,
     no-new-privileges, read-only root, tmpfs, restart policy, arguments, mounts, network mode,
     ports) and recreates it only on a difference (a container made before these were fixed too).
@@ -72,6 +72,8 @@ options:
   build_context:
     description:
       - Directory on the managed node holding the Dockerfile (and anything it copies).
+      - The image runs with CAP_SYS_TIME, so the directory, the files in it and the directories
+        above it are under the same conditions as I(config_file).
       - Required unless I(state=absent).
     type: path
   dockerfile:
@@ -330,6 +332,8 @@ def refuse_unsafe_files(params):
                       'mounted read-only into the container, write it first' % config)
     checks = [('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME',
                '/etc/fleet-ntpd/ntp.conf')]
+    checks.extend(('build_context', path, 'the image it builds runs with CAP_SYS_TIME', '/var/lib/fleet-ntpd/build')
+                  for path in [params['build_context']] + [path for _relpath, path in context_files(params['build_context'])])
     drift = params['drift_volume']
     if os.path.isabs(drift):
         checks.append(('drift_volume', drift, 'ntpd writes there as root', DRIFT_DIRECTORY_ROOT))

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+from pathlib import Path as py_path
 
 import pytest
 
@@ -368,4 +369,18 @@ def test_main_refuses_a_drift_directory_it_cannot_trust(monkeypatch, host, tmp_p
     engine = engine_with_image(host)
     result = run(monkeypatch, engine, dict(host, drift_volume=str(root / 'pi1')))
     assert result['failed'] and message in result['msg'] and 'drift_volume: ' in result['msg']
+    assert engine.calls == []
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda build: (build / 'Dockerfile').chmod(0o666), 'Dockerfile is writable by group or others (mode 0666)'),
+    (lambda build: (build / 'ntp.conf.default').symlink_to('/etc/passwd'), 'ntp.conf.default is a symbolic link'),
+    (lambda build: build.chmod(0o775), 'build is writable by group or others (mode 0775)'),
+])
+def test_main_refuses_a_build_context_another_user_can_change(monkeypatch, host, make, message):
+    """What the image is built from runs with CAP_SYS_TIME: nobody but root may have a say in it."""
+    make(py_path(host['build_context']))
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, host)
+    assert result['failed'] and message in result['msg'] and result['msg'].startswith('build_context: ')
     assert engine.calls == []
