@@ -27,6 +27,18 @@ def chrony_on(host):
             host.run("systemctl is-enabled chrony.service").stdout.strip())
 
 
+def test_the_role_refuses_a_capability_ntpd_does_not_use_before_any_task(host):
+    before = docker_json(host, "container", "inspect", CONTAINER)[0]
+    config = host.file("/etc/fleet-ntpd/ntp.conf").content_string
+    rc, output = playbook(host, ntpd_container_capabilities=["SYS_TIME", "SYS_ADMIN"])
+    assert rc != 0, output
+    assert "ntpd_container_capabilities" in output and "SYS_ADMIN" in output
+    assert "changed=0" in output
+    now = docker_json(host, "container", "inspect", CONTAINER)[0]
+    assert (now["Id"], now["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
+    assert host.file("/etc/fleet-ntpd/ntp.conf").content_string == config
+
+
 def test_a_failing_build_leaves_the_host_time_service_on_then_a_failing_switch_over_puts_it_back(host):
     host.check_output("timedatectl set-ntp true && systemctl enable --now chrony.service")
     assert chrony_on(host) == ("active", "enabled")
