@@ -192,7 +192,7 @@ actions:
   elements: dict
   sample: [{kind: start, argv: [sudo, -u, web, -H, --, env, XDG_RUNTIME_DIR=/run/user/998, lxc-start, -n, web]}]
 actions_done:
-  description: On failure, the kinds of the actions that ran before it (then RV(changed) is true).
+  description: On failure, the kinds of the actions that ran before it (then C(changed) is true).
   returned: failure
   type: list
   elements: str

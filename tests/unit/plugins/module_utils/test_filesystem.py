@@ -290,7 +290,12 @@ LABELS = os.path.join(FIXTURES, '..', 'swap', 'labels')
 
 
 def label_fixture(name, suffix):
-    with open(os.path.join(LABELS, name + suffix), 'rb') as handle:
+    """A captured file's bytes; labels that are not UTF-8 are kept in hex (NAME.label.hex)."""
+    path = os.path.join(LABELS, name + suffix)
+    if not os.path.exists(path) and os.path.exists(path + '.hex'):
+        with open(path + '.hex') as handle:
+            return bytes.fromhex(handle.read())
+    with open(path, 'rb') as handle:
         return handle.read()
 
 

@@ -311,7 +311,7 @@ def mdadm_conf(draw):
     """mdadm.conf texts: comments, blank lines, DEVICE/HOMEHOST lines and ARRAY entries, with continuation lines
     holding their UUID or old devices= lists; returns the text and the UUIDs of its ARRAY entries in order."""
     entries, uuids = [], []
-    for _ in range(draw(st.integers(0, 6))):
+    for _entry in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(['comment', 'blank', 'device', 'array']))
         if kind == 'comment':
             entries.append(['# ' + draw(st.sampled_from(['ARRAY /dev/md0 UUID=%s' % draw(UUIDS), 'definitions', '']))])

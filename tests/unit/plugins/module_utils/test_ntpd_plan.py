@@ -361,8 +361,9 @@ def test_validate_names_every_problem_at_once():
     ('::1', '0:0::1', True), ('192.168.1.2', '192.168.1.2', True),
 ])
 def test_addresses_overlap(first, second, overlap):
-    assert p.addresses_overlap(first, second) is overlap
-    assert p.addresses_overlap(second, first) is overlap
+    pair = (first, second)
+    assert p.addresses_overlap(*pair) is overlap
+    assert p.addresses_overlap(*reversed(pair)) is overlap
 
 
 # -- ports taken: /proc/net read while the hardened container ran (capture-hardened) --
