@@ -12,7 +12,7 @@ COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
 # Scenarios that make test runs (each one alone: make molecule SCENARIOS=name), in two lanes side
 # by side: the lab microserver (a TCG guest: CPU) and the checks with the docker-based Pi nodes.
-MICROSERVER_SCENARIOS ?= smoke md fs_swap io_scheduler raid
+MICROSERVER_SCENARIOS ?= smoke md fs_swap io_scheduler hostile raid
 NODE_SCENARIOS ?= smoke_pi ntpd lxc
 SCENARIOS ?= $(MICROSERVER_SCENARIOS) $(NODE_SCENARIOS)
 
