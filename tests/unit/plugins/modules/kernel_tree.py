@@ -10,20 +10,11 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import functools
 import os
 
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands
 
 SECTOR = 512
 PROC_SWAPS_HEADER = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n'
-
-
-class BoundCommands(FakeCommands):
-    """FakeCommands that binds as a method (run_module sets it as AnsibleModule.run_command)."""
-
-    def __get__(self, module, owner=None):
-        return functools.partial(self, module)
 
 
 class KernelTree(object):

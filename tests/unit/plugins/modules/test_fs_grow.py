@@ -13,8 +13,8 @@ import re
 import pytest
 
 from ansible_collections.fleet.linux.plugins.modules import fs_grow
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeStat, run_module
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.kernel_tree import BoundCommands, KernelTree
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.kernel_tree import KernelTree
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures')
 BTRFS_UUID = '173e977c-4117-4c7f-a834-5bb7ed0c6df5'
@@ -50,7 +50,7 @@ class Guest(object):
                ('/root', 'dir'), ('/dev/null', 'chr 1:3')]))
         for name, value in (('SYS_ROOT', self.tree.sys_root), ('PROC_ROOT', self.tree.proc_root), ('STAT', self.stat)):
             monkeypatch.setattr(fs_grow, name, value)
-        self.commands = BoundCommands({
+        self.commands = FakeCommands({
             blkid('/dev/md1'): (0, fixture('blkid-p-md1.txt'), ''),
             blkid('/dev/vdc3'): (0, fixture('blkid-p-vdc3.txt'), ''),
             blkid('/dev/vda3'): (0, fixture('blkid-p-vda3.txt'), ''),

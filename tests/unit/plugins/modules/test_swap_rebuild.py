@@ -14,9 +14,9 @@ import re
 import pytest
 
 from ansible_collections.fleet.linux.plugins.modules import swap_rebuild
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeStat, run_module
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.kernel_tree import (
-    PROC_SWAPS_HEADER, BoundCommands, KernelTree)
+    PROC_SWAPS_HEADER, KernelTree)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'swap')
 UUID = '6c1f7ac5-c2a8-4e36-af1c-a81cd26d09c0'
@@ -53,7 +53,7 @@ class Guest(object):
         for name, value in (('SYS_ROOT', self.tree.sys_root), ('PROC_ROOT', self.tree.proc_root),
                             ('DEV_ROOT', dev_root), ('FSTAB', self.fstab), ('STAT', self.stat)):
             monkeypatch.setattr(swap_rebuild, name, value)
-        self.commands = BoundCommands({('blkid', '-p', '-o', 'export', self.node): (0, fixture(blkid), '')})
+        self.commands = FakeCommands({('blkid', '-p', '-o', 'export', self.node): (0, fixture(blkid), '')})
         self.monkeypatch = monkeypatch
 
     def write_header(self, name):
