@@ -13,7 +13,7 @@ __metaclass__ = type
 import os
 import stat
 
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, describe_file_type, read_text
 
 SECTOR = 512
 
@@ -91,15 +91,6 @@ def parse_blkid_export(text):
     return tags
 
 
-def _file_kind(mode):
-    for test, kind in ((stat.S_ISREG, 'a regular file'), (stat.S_ISDIR, 'a directory'),
-                       (stat.S_ISCHR, 'a character device'), (stat.S_ISFIFO, 'a FIFO'),
-                       (stat.S_ISSOCK, 'a socket')):
-        if test(mode):
-            return kind
-    return 'not a device'
-
-
 class BlockDevices(object):
     """Reads block device state from sysfs and procfs (roots overridable for tests)."""
 
@@ -124,7 +115,7 @@ class BlockDevices(object):
         if not stat.S_ISBLK(st.st_mode):
             raise Refusal('%s is not a block device but %s: give the path of a block device, such as '
                           '/dev/sdb2 or a /dev/disk/by-id link to one (lsblk lists them).'
-                          % (path, _file_kind(st.st_mode)))
+                          % (path, describe_file_type(st.st_mode)))
         number = '%d:%d' % (os.major(st.st_rdev), os.minor(st.st_rdev))
         name = self.name_of_number(number)
         if name is None:

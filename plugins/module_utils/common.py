@@ -115,11 +115,11 @@ def open_directory(directory, trusted_dir=None):
 
 
 def describe_file_type(mode):
-    for test, kind in ((stat.S_ISLNK, 'a symbolic link'), (stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
+    for test, kind in ((stat.S_ISREG, 'a regular file'), (stat.S_ISLNK, 'a symbolic link'), (stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
                        (stat.S_ISSOCK, 'a socket'), (stat.S_ISBLK, 'a block device'), (stat.S_ISCHR, 'a character device')):
         if test(mode):
             return kind
-    return 'not a regular file'
+    return 'of an unknown type'
 
 
 def check_regular(path, st, owner=None):

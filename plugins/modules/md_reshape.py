@@ -192,6 +192,7 @@ config_line:
   sample: ARRAY /dev/md/1 metadata=1.2 name=microserver:1 UUID=b95b33c4:26ad8f39:950e870c:03a3e87c
 '''
 
+import errno
 import os
 import stat
 import time
@@ -199,7 +200,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, parse_blkid_export
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text, write_atomically
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, check_regular, read_text, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_line_with_spares, array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs,
     uuid_hex)
@@ -492,6 +493,15 @@ class Reshape(object):
         return state, steps
 
 
+def refuse_unsafe_config_file(config_file):
+    """mdadm.conf is replaced as a regular file: refuse a link or special file there before anything changes."""
+    try:
+        check_regular(config_file, os.lstat(config_file))
+    except OSError as error:
+        if error.errno != errno.ENOENT:
+            raise Refusal('cannot read %s: %s' % (config_file, error.strerror))
+
+
 def update_config(module, config_file, line):
     """Put the array's ARRAY entry in mdadm.conf; whether the file changes."""
     current = read_text(config_file, '')
@@ -539,7 +549,10 @@ def main():
                                       [d for d in devices if d not in state['members'] + state['spares']])
             if p['backup_file']:
                 refuse_unsafe_backup_file(blockdevs, state, p['backup_file'], devices)
-        line = array.brief_line() if p['update_config'] else None
+        line = None
+        if p['update_config']:
+            refuse_unsafe_config_file(p['config_file'])
+            line = array.brief_line()
     except (Refusal, CommandFailed) as refusal:
         module.fail_json(msg='%s: %s' % (p['device'], refusal), **result)
 
@@ -573,7 +586,7 @@ def main():
         result['config_line'] = line
         try:
             result['changed'] = update_config(module, p['config_file'], line) or result['changed']
-        except (IOError, OSError) as failure:
+        except (Refusal, IOError, OSError) as failure:
             module.fail_json(msg='%s: cannot update %s: %s' % (p['device'], p['config_file'], failure), **result)
 
     if module._diff:

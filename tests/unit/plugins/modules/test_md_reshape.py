@@ -196,6 +196,19 @@ def test_a_timeout_after_a_step_ran_reports_changed(swap_lab, monkeypatch):
     assert 'still busy (reshape)' in result['msg'] and 'Run again' in result['msg']
 
 
+def test_an_mdadm_conf_that_is_a_link_is_refused_before_the_reshape(swap_lab, monkeypatch, tmp_path):
+    """A link at mdadm.conf would only be refused once the array had changed: it is checked first."""
+    target = tmp_path / 'elsewhere'
+    target.write_text(u'DEVICE partitions\n')
+    os.symlink(str(target), swap_lab.config_file)
+    result = swap_lab.run(monkeypatch, device='/dev/md0', level='0', devices=SWAP, update_config=True,
+                          config_file=swap_lab.config_file)
+    assert (result['failed'], result['changed']) == (True, False)
+    assert '%s is a symbolic link, not a regular file' % swap_lab.config_file in result['msg']
+    assert swap_lab.writes() == []
+    assert target.read_text() == u'DEVICE partitions\n'
+
+
 def test_a_refusal_read_from_the_state_reports_unchanged(tmp_path, monkeypatch):
     lab = Lab(tmp_path, 'md2', '22-raid1-degraded', monkeypatch)
     result = lab.run(monkeypatch, device='/dev/md2', level='1', devices=['/dev/vda4', '/dev/vdb4'])
