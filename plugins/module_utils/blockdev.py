@@ -81,14 +81,90 @@ def parse_meminfo(text):
     return info
 
 
+# blkid -o export writes each value byte by byte (util-linux misc-utils/blkid.c, safe_print):
+# a byte >= 128 as "M-" and the byte less 128, then a control character (< 32, DEL) as "^" and
+# the character xor 64, any other character of this set behind a backslash, the rest as is.
+_BLKID_ESCAPED = ' \\"\'$`<>'
+
+
+def encode_blkid_value(raw):
+    """What ``blkid -o export`` prints for the value ``raw`` (bytes)."""
+    out = []
+    for byte in bytearray(raw):
+        if byte >= 128:
+            out.append('M-')
+            byte -= 128
+        if byte < 32 or byte == 127:
+            out.append('^' + chr(byte ^ 64))
+        else:
+            out.append(('\\' if chr(byte) in _BLKID_ESCAPED else '') + chr(byte))
+    return ''.join(out)
+
+
+def decode_blkid_value(text):
+    """The bytes ``blkid -o export`` printed as ``text`` (the inverse of encode_blkid_value).
+
+    blkid does not escape a literal "^" or "M-", so "^I" is read as a tab and "M-x" as the byte
+    0xf8: a value holding those reads wrong, which is why swap_rebuild takes the label from the
+    swap header itself.
+    """
+    out, i = bytearray(), 0
+    while i < len(text):
+        high = 0
+        if text.startswith('M-', i) and i + 2 < len(text):
+            high, i = 128, i + 2
+        if text[i] == '^' and i + 1 < len(text):
+            byte, i = ord(text[i + 1]) ^ 64, i + 2
+        elif text[i] == '\\' and i + 1 < len(text):
+            byte, i = ord(text[i + 1]), i + 2
+        else:
+            byte, i = ord(text[i]), i + 1
+        out.append((byte + high) & 0xff)
+    return bytes(out)
+
+
 def parse_blkid_export(text):
-    """``blkid -o export`` output (KEY=value lines) as a dict; empty when nothing was found."""
+    """``blkid -o export`` output as a dict of decoded values (str, undecodable bytes kept as
+    surrogates); empty when blkid found nothing. DEVNAME is printed unescaped and kept as is."""
     tags = {}
     for line in text.splitlines():
         key, sep, value = line.partition('=')
         if sep:
-            tags[key.strip()] = value.strip()
+            tags[key] = value if key == 'DEVNAME' else decode_blkid_value(value).decode('utf-8', 'surrogateescape')
     return tags
+
+
+BLKID_NOTHING_FOUND = 2
+BLKID_AMBIVALENT = 8
+
+
+def blkid_probe_tags(device, rc, out, err):
+    """The tags of ``blkid -p -o export DEVICE`` from its exit status and output, or a Refusal.
+
+    Exit 2 means no signature at all (no tags); exit 8, several signatures (an ambivalent result):
+    refused, since what the device holds cannot be told.
+    """
+    if rc == BLKID_NOTHING_FOUND:
+        return {}
+    if rc == BLKID_AMBIVALENT:
+        raise Refusal(
+            '%s holds several signatures (blkid -p: ambivalent result), so what it holds cannot be told; '
+            'list them with wipefs -n %s and remove the stale one with wipefs -o OFFSET once you know '
+            'which it is' % (device, device))
+    if rc != 0:
+        raise Refusal('blkid -p %s failed (exit %d: %s), so what it holds cannot be told; check it with '
+                      'blkid -p %s and wipefs -n %s, then run again' % (device, rc, (err or out).strip(), device, device))
+    return parse_blkid_export(out)
+
+
+def device_node(blockdevs, name, given):
+    """The device node of kernel block device ``name`` (``given`` is how it was named), checked by its
+    major:minor, so that commands run on that device and not on a path that could change under them."""
+    node = os.path.join(blockdevs.dev_root, name.replace('!', '/'))
+    if blockdevs.kernel_name(node) != name:
+        raise Refusal('%s is block device %s, but %s is not its device node; fix /dev (udevadm trigger) '
+                      'and run again' % (given, name, node))
+    return node
 
 
 class BlockDevices(object):

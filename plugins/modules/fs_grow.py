@@ -124,10 +124,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, blkid_probe_tags, device_node
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, blkid_probe_tags, device_node, explain_failure, filesystem_class, human, plan_grow)
+    Btrfs, explain_failure, filesystem_class, human, plan_grow)
 
 TEMPORARY_MOUNTPOINT = '<temporary directory>'
 # Mounting and unmounting a temporary mountpoint leave nothing changed.

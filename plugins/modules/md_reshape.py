@@ -199,7 +199,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, parse_blkid_export
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, blkid_probe_tags
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, check_regular, read_text, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_line_with_spares, array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs,
@@ -213,8 +213,6 @@ PROC_ROOT = '/proc'
 DEV_STAT = os.stat
 # Filesystems a power loss empties: a backup file there is gone when mdadm needs it.
 VOLATILE_FILESYSTEMS = ('tmpfs', 'ramfs')
-BLKID_NOTHING_FOUND = 2
-BLKID_AMBIVALENT = 8
 
 
 class CommandFailed(Exception):
@@ -333,17 +331,8 @@ def refuse_data_on(blkid, state, device):
     """Refuse a device unless blkid clearly finds nothing on it but its partition entry (or this array's own
     member signature, left by an earlier step)."""
     rc, out, err = blkid.run('-p', '-o', 'export', device, check_rc=False)
-    if rc == BLKID_NOTHING_FOUND:
-        return
-    if rc == BLKID_AMBIVALENT:
-        raise Refusal('blkid finds several signatures on %s (%s): adding it to %s would destroy what they belong to. '
-                      'Look at them with "wipefs %s"; if the contents are not needed, erase them with "wipefs -a %s" '
-                      'and run again.' % (device, err.strip(), state['device'], device, device))
-    if rc != 0:
-        raise Refusal('blkid cannot tell whether %s holds data (exit %d: %s): md_reshape adds only a device found '
-                      'blank. Check it with "blkid -p %s" and "wipefs %s", then run again.'
-                      % (device, rc, (err or out).strip(), device, device))
-    found = dict((k, v) for k, v in parse_blkid_export(out).items() if k != 'DEVNAME' and not k.startswith('PART_ENTRY_'))
+    tags = blkid_probe_tags(device, rc, out, err)
+    found = dict((k, v) for k, v in tags.items() if k != 'DEVNAME' and not k.startswith('PART_ENTRY_'))
     if not found:
         return  # a blank partition: blkid reports only its entry in the partition table
     if found.get('TYPE') == 'linux_raid_member' and uuid_hex(found.get('UUID')) == uuid_hex(state['uuid']):

@@ -125,9 +125,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, blkid_probe_tags, device_node
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
-from ansible_collections.fleet.linux.plugins.module_utils.filesystem import blkid_probe_tags, device_node, human
+from ansible_collections.fleet.linux.plugins.module_utils.filesystem import human
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
     PAGE_SIZES, fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page)
 

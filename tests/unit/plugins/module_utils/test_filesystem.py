@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import (
+    blkid_probe_tags, decode_blkid_value, encode_blkid_value, parse_blkid_export)
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, Ext, Xfs, blkid_probe_tags, decode_blkid_value, encode_blkid_value, explain_failure,
-    filesystem_class, parse_blkid_export, parse_btrfs_show, parse_dumpe2fs, parse_xfs_info, plan_grow)
+    Btrfs, Ext, Xfs, explain_failure, filesystem_class, parse_btrfs_show, parse_dumpe2fs, parse_xfs_info, plan_grow)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'fs')
 MiB = 1024 * 1024
@@ -367,7 +368,7 @@ def test_blkid_probe_tags_ambivalent_refused():
 
 
 def test_blkid_probe_tags_other_failure():
-    with pytest.raises(Refusal, match=r'^blkid -p /dev/md0 failed \(exit 4\): boom'):
+    with pytest.raises(Refusal, match=r'^blkid -p /dev/md0 failed \(exit 4: boom\), so what it holds cannot be told; check it'):
         blkid_probe_tags('/dev/md0', 4, '', 'boom\n')
 
 

@@ -12,7 +12,6 @@ import pytest
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import (
     parse_blkid_export, parse_meminfo, parse_proc_swaps)
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
-from ansible_collections.fleet.linux.plugins.module_utils.filesystem import parse_blkid_export as parse_blkid_tags
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
     fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page, swapon_options)
 
@@ -215,7 +214,7 @@ SWAP_FILE_SIZE = 1024 * 1024
 def label_case(name):
     """blkid's tags and the parsed header of a captured swap file with this label."""
     with open(os.path.join(LABELS, name + '.blkid-p.txt')) as handle:
-        tags = parse_blkid_tags(handle.read())
+        tags = parse_blkid_export(handle.read())
     with open(os.path.join(LABELS, name + '.header.bin'), 'rb') as handle:
         header = parse_swap_header(handle.read(), 4096)
     return tags, header

@@ -297,8 +297,8 @@ def test_a_blank_new_device_is_taken(swap_lab, monkeypatch, answer):
 
 
 DATA_REFUSALS = [
-    pytest.param(AMBIVALENT, 'blkid finds several signatures on /dev/vdd3 (blkid: vdd3: ambivalent result', id='exit 8: ambivalent'),
-    pytest.param((4, '', 'blkid: error: /dev/vdd3: Input/output error\n'), 'blkid cannot tell whether /dev/vdd3 holds data (exit 4',
+    pytest.param(AMBIVALENT, '/dev/vdd3 holds several signatures (blkid -p: ambivalent result)', id='exit 8: ambivalent'),
+    pytest.param((4, '', 'blkid: error: /dev/vdd3: Input/output error\n'), 'blkid -p /dev/vdd3 failed (exit 4: blkid: error: /dev/vdd3: Input/output error), so what it holds cannot be told',
                  id='exit 4: probe failed'),
     pytest.param((0, text(FIXTURES, 'fs', 'blkid-p-vdc3.txt'), ''), '/dev/vdd3 holds a xfs signature (UUID a0fcdbf5', id='a filesystem'),
     pytest.param((0, 'DEVNAME=/dev/vdd3\nPTUUID=7c1f0bd5\nPTTYPE=dos\n', ''), 'holds a dos partition table', id='a partition table'),
@@ -378,7 +378,7 @@ def test_an_interrupted_reshape_is_resumed_and_waited_for(interrupted_lab, monke
 @pytest.mark.parametrize('args, message', [
     pytest.param({'backup_file': '/nonexistent/md1.backup'}, 'the directory of backup_file /nonexistent/md1.backup does not exist',
                  id='backup directory missing'),
-    pytest.param({'devices': BOOT + ['/dev/vdd3']}, 'blkid finds several signatures on /dev/vdd3', id='an ambivalent new device'),
+    pytest.param({'devices': BOOT + ['/dev/vdd3']}, '/dev/vdd3 holds several signatures', id='an ambivalent new device'),
     pytest.param({'poll_interval': -1}, 'poll_interval is -1', id='poll_interval -1'),
 ])
 def test_nothing_is_resumed_before_every_check_passed(interrupted_lab, monkeypatch, args, message):
