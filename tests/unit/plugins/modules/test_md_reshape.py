@@ -298,7 +298,8 @@ def test_a_blank_new_device_is_taken(swap_lab, monkeypatch, answer):
 
 DATA_REFUSALS = [
     pytest.param(AMBIVALENT, '/dev/vdd3 holds several signatures (blkid -p: ambivalent result)', id='exit 8: ambivalent'),
-    pytest.param((4, '', 'blkid: error: /dev/vdd3: Input/output error\n'), 'blkid -p /dev/vdd3 failed (exit 4: blkid: error: /dev/vdd3: Input/output error), so what it holds cannot be told',
+    pytest.param((4, '', 'blkid: error: /dev/vdd3: Input/output error\n'),
+                 'blkid -p /dev/vdd3 failed (exit 4: blkid: error: /dev/vdd3: Input/output error), so what it holds cannot be told',
                  id='exit 4: probe failed'),
     pytest.param((0, text(FIXTURES, 'fs', 'blkid-p-vdc3.txt'), ''), '/dev/vdd3 holds a xfs signature (UUID a0fcdbf5', id='a filesystem'),
     pytest.param((0, 'DEVNAME=/dev/vdd3\nPTUUID=7c1f0bd5\nPTTYPE=dos\n', ''), 'holds a dos partition table', id='a partition table'),
