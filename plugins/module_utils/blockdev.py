@@ -174,7 +174,7 @@ class BlockDevices(object):
         self.sys_root = sys_root
         self.proc_root = proc_root
         self.dev_root = dev_root
-        self._stat = stat_path
+        self.stat = stat_path
 
     def identify(self, path):
         """Kernel name of the block device at ``path``, found by its major:minor, never by its name.
@@ -184,7 +184,7 @@ class BlockDevices(object):
         file (a regular file named like a device is not that device).
         """
         try:
-            st = self._stat(path)
+            st = self.stat(path)
         except OSError as exc:
             raise Refusal('%s does not exist (%s): give the path of a block device, such as /dev/sdb2 '
                           'or a /dev/disk/by-id link to one (lsblk lists them).' % (path, exc.strerror))

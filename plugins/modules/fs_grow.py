@@ -120,198 +120,17 @@ after:
 '''
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, blkid_probe_tags, device_node
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
-from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
-    Btrfs, explain_failure, filesystem_class, human, plan_grow)
-
-TEMPORARY_MOUNTPOINT = '<temporary directory>'
-# Mounting and unmounting a temporary mountpoint leave nothing changed.
-LEAVE_NO_CHANGE = ('mount', 'umount')
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
 
 # Where the kernel's views and the device nodes are (tests point them at fixture trees).
 SYS_ROOT = '/sys'
 PROC_ROOT = '/proc'
 DEV_ROOT = '/dev'
 STAT = os.stat
-
-
-class FsGrow(object):
-
-    def __init__(self, module):
-        self.module = module
-        self.blockdevs = BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT)
-        self.runners = {}
-        self.done = []
-
-    def runner(self, tool):
-        if tool not in self.runners:
-            self.runners[tool] = CommandRunner(self.module, tool)
-        return self.runners[tool]
-
-    def changed(self):
-        return any(os.path.basename(argv[0]) not in LEAVE_NO_CHANGE for argv in self.done)
-
-    def fail(self, msg, **kwargs):
-        """Fail saying whether anything changed: ``changed`` is true once a command that changes ran."""
-        self.module.fail_json(msg=msg, changed=self.changed(), actions=self.done, **kwargs)
-
-    def mount_of_path(self, path):
-        """The mount entry holding ``path``, which must exist (the last mounted one wins, like path lookup)."""
-        try:
-            STAT(path)
-        except OSError as exc:
-            raise Refusal('path %s does not exist (%s): give a path on the mounted filesystem to grow, usually its '
-                          'mountpoint, or its device' % (path, exc.strerror))
-        real = os.path.realpath(path)
-        best = None
-        for mount in self.blockdevs.mounts():
-            point = mount['mountpoint']
-            if real == point or real.startswith(point.rstrip('/') + '/'):
-                if best is None or len(point) >= len(best['mountpoint']):
-                    best = mount
-        if best is None:
-            raise Refusal('%s is on no mounted filesystem' % path)
-        return best
-
-    def device_of_mount(self, mount):
-        """Kernel name of the block device a mount is of, by the major:minor mountinfo gives, or None.
-
-        btrfs alone mounts on an anonymous device number: its source (a member's path) is identified.
-        """
-        name = self.blockdevs.name_of_number(mount['major_minor'])
-        if name is None and mount['fstype'] == 'btrfs':
-            name = self.blockdevs.kernel_name(mount['source'])
-        return name
-
-    def resolve(self, params):
-        """(kernel name, device node, mountpoint or None) of the filesystem to grow."""
-        if params['path']:
-            mount = self.mount_of_path(params['path'])
-            name = self.device_of_mount(mount)
-            if name is None:
-                raise Refusal('%s is on %s (%s, mounted on %s), which is not a block device: fs_grow grows a '
-                              'filesystem on a block device'
-                              % (params['path'], mount['source'], mount['fstype'], mount['mountpoint']))
-            return name, device_node(self.blockdevs, name, mount['source']), mount['mountpoint']
-        name = self.blockdevs.identify(params['device'])
-        return name, device_node(self.blockdevs, name, params['device']), None
-
-    def fstype(self, device):
-        rc, out, err = self.runner('blkid').run('-p', '-o', 'export', device, check_rc=False)
-        return blkid_probe_tags(device, rc, out, err).get('TYPE')
-
-    def mountpoint(self, names):
-        """A mountpoint of the filesystem on any of these kernel names (btrfs: any member)."""
-        for mount in self.blockdevs.mounts():
-            if self.device_of_mount(mount) in names:
-                return mount['mountpoint']
-        return None
-
-    def read_state(self, fs, fstype, device, mountpoint):
-        argv = fs.read_argv(device, mountpoint)
-        rc, out, err = self.runner(argv[0]).run(*argv[1:], check_rc=False)
-        if rc != 0:
-            self.fail('%s failed (exit %d): %s' % (' '.join([self.runner(argv[0]).path] + argv[1:]), rc, (err or out).strip()),
-                      rc=rc, stdout=out, stderr=err)
-        try:
-            state = fs.parse(out)
-        except ValueError as exc:
-            self.fail('%s: %s' % (device, exc))
-        state['fstype'] = fstype
-        if fs is Btrfs:
-            sector = read_text(os.path.join(self.blockdevs.sys_root, 'fs', 'btrfs', state['uuid'], 'sectorsize'))
-            state['sector_size'] = int(sector) if sector else None
-            for dev in state['devices']:
-                name = self.blockdevs.kernel_name(dev['path']) if dev['path'] else None
-                dev['device_size'] = self.blockdevs.size(name) if name else None
-        return state
-
-    def sizes(self, fs, state, device_size):
-        sizes = {'fs_size': fs.size(state), 'device_size': device_size,
-                 'target_size': fs.target_size(state, device_size)}
-        if fs is Btrfs:
-            sizes['device_size'] = sum(dev['device_size'] or 0 for dev in state['devices'])
-            sizes['devices'] = [dict((k, dev[k]) for k in ('devid', 'path', 'size', 'device_size'))
-                                for dev in state['devices']]
-        return sizes
-
-    def run_action(self, argv):
-        tool = argv[0]
-        rc, out, err = self.runner(tool).run(*argv[1:], check_rc=False)
-        # e2fsck -p: 1 means "errors corrected", the filesystem is now consistent.
-        if rc == 0 or (tool == 'e2fsck' and rc == 1):
-            return
-        msg = explain_failure([self.runner(tool).path] + argv[1:], rc, out, err)
-        if self.changed():
-            msg += ' (already done: %s; the filesystem was not grown)' % '; '.join(' '.join(a) for a in self.done)
-        self.fail(msg, rc=rc, stdout=out, stderr=err)
-
-    def run(self):
-        params = self.module.params
-        fstype = None
-        try:
-            name, device, mountpoint = self.resolve(params)
-            fstype = self.fstype(device)
-            fs = filesystem_class(fstype, device)
-        except Refusal as exc:
-            self.module.fail_json(msg=str(exc), changed=False, fstype=fstype, actions=[])
-        names = [name]
-        if fs is Btrfs:
-            members = self.read_state(fs, fstype, device, None)['devices']
-            names += [self.blockdevs.kernel_name(d['path']) for d in members if d['path']]
-        mountpoint = mountpoint or self.mountpoint(names)
-        device_size = self.blockdevs.size(name)
-        state = self.read_state(fs, fstype, device, mountpoint)
-        before = self.sizes(fs, state, device_size)
-        result = {'changed': False, 'fstype': fstype, 'device': device, 'mountpoint': mountpoint,
-                  'before': before, 'actions': []}
-        try:
-            actions = plan_grow(fs, state, device, device_size, mountpoint, params['mount_temporarily'],
-                                TEMPORARY_MOUNTPOINT)
-        except Refusal as exc:
-            self.module.fail_json(msg=str(exc), **result)
-        if actions and not self.module.check_mode:
-            self.apply(actions)
-            state = self.read_state(fs, fstype, device, mountpoint)
-            device_size = self.blockdevs.size(name)
-            after = self.sizes(fs, state, device_size)
-        else:
-            after = dict(before, fs_size=before['target_size'] if actions else before['fs_size'])
-        shown = self.done if self.done else [
-            [self.runner(a[0]).path] + a[1:] for a in actions]
-        result.update(changed=bool(actions), actions=shown, after=after,
-                      diff={'before': self.describe(device, before), 'after': self.describe(device, after)})
-        self.module.exit_json(**result)
-
-    def apply(self, actions):
-        temporary = None
-        if any(TEMPORARY_MOUNTPOINT in argv for argv in actions):
-            temporary = tempfile.mkdtemp(prefix='fs_grow.')
-            actions = [[temporary if arg == TEMPORARY_MOUNTPOINT else arg for arg in argv] for argv in actions]
-        try:
-            for argv in actions:
-                self.run_action(argv)
-                self.done.append([self.runner(argv[0]).path] + argv[1:])
-        finally:
-            if temporary:
-                if os.path.ismount(temporary):
-                    self.runner('umount').run(temporary, check_rc=False)
-                if not os.path.ismount(temporary):
-                    os.rmdir(temporary)
-
-    @staticmethod
-    def describe(device, sizes):
-        lines = ['device %s: %s (%d bytes)' % (device, human(sizes['device_size']), sizes['device_size']),
-                 'filesystem: %s (%d bytes)' % (human(sizes['fs_size']), sizes['fs_size'])]
-        for dev in sizes.get('devices', []):
-            lines.append('  devid %d %s: %d of %d bytes' % (dev['devid'], dev['path'], dev['size'],
-                                                            dev['device_size'] or 0))
-        return '\n'.join(lines) + '\n'
 
 
 def main():
@@ -325,7 +144,7 @@ def main():
         required_one_of=[('device', 'path')],
         supports_check_mode=True,
     )
-    FsGrow(module).run()
+    FsGrow(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT)).run()
 
 
 if __name__ == '__main__':

@@ -125,11 +125,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices, blkid_probe_tags, device_node
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
-from ansible_collections.fleet.linux.plugins.module_utils.filesystem import human
-from ansible_collections.fleet.linux.plugins.module_utils.swap import (
-    PAGE_SIZES, fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page)
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.swap_rebuild import SwapRebuild
 
 # Where the kernel's views and the device nodes are (tests point them at fixture trees).
 SYS_ROOT = '/sys'
@@ -137,143 +134,6 @@ PROC_ROOT = '/proc'
 DEV_ROOT = '/dev'
 FSTAB = '/etc/fstab'
 STAT = os.stat
-
-
-class SwapRebuild(object):
-
-    def __init__(self, module):
-        self.module = module
-        self.blockdevs = BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT)
-        self.page_size = os.sysconf('SC_PAGE_SIZE')
-        self.runners = {}
-        self.done = []
-        self.name = None
-        self.device = None
-
-    def fail(self, msg, **kwargs):
-        """Fail saying whether anything changed: ``changed`` is true once a command that changes ran."""
-        self.module.fail_json(msg=msg, changed=bool(self.done), actions=self.done, **kwargs)
-
-    def runner(self, tool):
-        if tool not in self.runners:
-            self.runners[tool] = CommandRunner(self.module, tool)
-        return self.runners[tool]
-
-    def resolve(self, given):
-        """The device node of the block device at ``given`` (by its major:minor), or a Refusal."""
-        self.name = self.blockdevs.identify(given)
-        self.device = device_node(self.blockdevs, self.name, given)
-
-    def read_header(self):
-        try:
-            with open(self.device, 'rb') as handle:
-                data = handle.read(max(PAGE_SIZES))
-        except (IOError, OSError) as exc:
-            self.fail('cannot read the swap header of %s: %s' % (self.device, exc))
-        return parse_swap_header(data, self.page_size)
-
-    def read_state(self):
-        rc, out, err = self.runner('blkid').run('-p', '-o', 'export', self.device, check_rc=False)
-        tags = blkid_probe_tags(self.device, rc, out, err)
-        header = self.read_header() if tags.get('TYPE') == 'swap' else None
-        swaps = self.blockdevs.swaps()
-        # /proc/swaps names the kernel's path of each swap: identified by major:minor like the device
-        active = [s for s in swaps if self.blockdevs.kernel_name(s['device']) == self.name]
-        device_size = self.blockdevs.size(self.name)
-        state = {
-            'device_size': device_size,
-            'swap_size': header['size'] if header else None,
-            'spanning_size': spanning_last_page(device_size, self.page_size) * self.page_size,
-            'uuid': (header or {}).get('uuid') or tags.get('UUID'),
-            'label': (header or {}).get('label'),
-            'type': tags.get('TYPE'),
-            'page_size': header['page_size'] if header else None,
-            'active': bool(active),
-            'priority': active[0]['priority'] if active else None,
-            'used': active[0]['used'] if active else None,
-        }
-        others = [s for s in swaps if s not in active]
-        return tags, header, (active[0] if active else None), others, state
-
-    def fstab_options(self, uuid, label):
-        entries = parse_fstab(read_text(FSTAB, ''))
-        paths = [self.device] + [e['spec'] for e in entries
-                                 if e['spec'].startswith('/') and self.blockdevs.kernel_name(e['spec']) == self.name]
-        return fstab_swap_options(entries, paths, uuid, label)
-
-    def run(self):
-        result = {'device': self.module.params['device'], 'actions': []}
-        try:
-            self.resolve(self.module.params['device'])
-            tags, header, active, others, before = self.read_state()
-            result.update(device=self.device, before=before)
-            actions = plan_swap_rebuild(
-                self.device, tags, header, before['device_size'], self.page_size, active=active,
-                other_swaps=others, meminfo=self.blockdevs.meminfo(),
-                fstab_options=self.fstab_options(before['uuid'], before['label']),
-                force=self.module.params['force'])
-        except Refusal as exc:
-            self.module.fail_json(msg=str(exc), changed=False, **result)
-        if actions and not self.module.check_mode:
-            self.apply(actions, before)
-            try:
-                _tags, new_header, _active, _others, after = self.read_state()
-            except Refusal as exc:
-                self.fail('%s: the swap was re-created, but reading it back failed: %s' % (self.device, exc))
-            self.check_identity(header, new_header, before, after)
-        else:
-            after = dict(before, swap_size=before['spanning_size'] if actions else before['swap_size'],
-                         page_size=self.page_size if actions else before['page_size'])
-        shown = self.done if self.done else [[self.runner(a[0]).path] + a[1:] for a in actions]
-        result.update(changed=bool(actions), actions=shown, after=after,
-                      diff={'before': self.describe(before), 'after': self.describe(after)})
-        self.module.exit_json(**result)
-
-    def check_identity(self, old, new, before, after):
-        """After mkswap: the header must hold the old UUID and the old label, byte for byte."""
-        if new is not None and (new['uuid'], new['label_bytes']) == (old['uuid'], old['label_bytes']):
-            return
-        self.fail('%s: the swap was re-created but its header now reads UUID %s and label %r instead of %s and %r; '
-                  'set them back by hand (swaplabel -U %s -L LABEL %s) so that /etc/fstab finds the swap'
-                  % (self.device, (new or {}).get('uuid'), (new or {}).get('label_bytes'), old['uuid'],
-                     old['label_bytes'], old['uuid'], self.device), before=before, after=after)
-
-    def apply(self, actions, before):
-        """Run the planned steps; on a failure, fail saying what state the swap is left in and what to do."""
-        swapon = [argv for argv in actions if argv[0] == 'swapon']
-        for argv in actions:
-            runner = self.runner(argv[0])
-            rc, out, err = runner.run(*argv[1:], check_rc=False)
-            if rc == 0:
-                self.done.append([runner.path] + argv[1:])
-                continue
-            if argv[0] == 'swapoff':
-                state = 'The kernel could not take the swap back into memory; nothing was changed, the swap is still on'
-            elif argv[0] == 'mkswap':
-                state = self.after_mkswap_failed(swapon[0] if swapon else None)
-            else:
-                state = ('The swap was re-created across the device with the same UUID and label but is off; '
-                         'turn it on with: %s' % ' '.join([runner.path] + argv[1:]))
-            self.fail('%s failed (exit %d): %s. %s' % (' '.join([runner.path] + argv[1:]), rc, (err or out).strip(), state),
-                      rc=rc, stdout=out, stderr=err, before=before)
-
-    def after_mkswap_failed(self, swapon):
-        """What a failed mkswap leaves, for its message: the old swap, turned on again as it was if it was on."""
-        if swapon is None:
-            return 'The swap was not re-created (nothing else was done)'
-        rc, _out, err = self.runner('swapon').run(*swapon[1:], check_rc=False)
-        if rc == 0:
-            self.done.append([self.runner('swapon').path] + swapon[1:])
-            return 'The swap was not re-created; the old one was turned on again as it was'
-        return ('The swap was not re-created and is now off (turning it on again failed: %s); check the device '
-                'with blkid -p %s before turning it on with swapon' % (err.strip(), self.device))
-
-    def describe(self, state):
-        swap_size = state['swap_size'] or 0
-        return ('device %s: %s (%d bytes)\nswap: %s (%d bytes), UUID=%s LABEL=%s, %s\n'
-                % (self.device, human(state['device_size']), state['device_size'], human(swap_size), swap_size,
-                   state['uuid'], state['label'],
-                   'active, priority %s' % state['priority'] if state['active'] else 'inactive'))
 
 
 def main():
@@ -284,7 +144,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    SwapRebuild(module).run()
+    SwapRebuild(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT), FSTAB).run()
 
 
 if __name__ == '__main__':

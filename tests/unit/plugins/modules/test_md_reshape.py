@@ -17,6 +17,7 @@ import shutil
 
 import pytest
 
+from ansible_collections.fleet.linux.plugins.module_utils import md_reshape as md_reshape_backend
 from ansible_collections.fleet.linux.plugins.modules import md_reshape
 
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
@@ -79,7 +80,7 @@ class Lab(object):
         monkeypatch.setattr(md_reshape, 'SYS_ROOT', os.path.join(self.root, 'sys'))
         monkeypatch.setattr(md_reshape, 'PROC_ROOT', os.path.join(self.root, 'proc'))
         monkeypatch.setattr(md_reshape, 'DEV_STAT', FakeStat(self.dev))
-        monkeypatch.setattr(md_reshape.time, 'sleep', lambda seconds: None)
+        monkeypatch.setattr(md_reshape_backend.time, 'sleep', lambda seconds: None)
 
     def goto(self, step):
         """The array as captured at ``step``: its sysfs directory, mdadm's answers, its members' holders."""
@@ -164,7 +165,7 @@ def test_the_documented_swap_grow_runs_step_by_step_and_writes_mdadm_conf(swap_l
     with open(swap_lab.config_file, 'w') as handle:
         handle.write('DEVICE partitions\nARRAY /dev/md0 level=raid0 num-devices=3\n   UUID=4551aa1d:24d415bf:f8bec2d5:0ec6b660\n'
                      '   devices=/dev/vda3,/dev/vdb3,/dev/vdc3\n')
-    monkeypatch.setattr(md_reshape, 'write_atomically', lambda module, path, content: open(path, 'w').write(content))
+    monkeypatch.setattr(md_reshape_backend, 'write_atomically', lambda module, path, content: open(path, 'w').write(content))
     result = swap_lab.run(monkeypatch, device='/dev/md0', level='raid0', devices=SWAP, update_config=True,
                           config_file=swap_lab.config_file)
     assert not result.get('failed'), result['msg']
@@ -190,7 +191,7 @@ def test_a_failure_after_a_step_ran_reports_changed(swap_lab, monkeypatch):
 def test_a_timeout_after_a_step_ran_reports_changed(swap_lab, monkeypatch):
     swap_lab.then(['mdadm', '--grow', '/dev/md0', '--raid-devices=4', '--add', '/dev/vdd3'], '02-raid0-grow-add-reshaping')
     clock = iter(range(0, 100000, 10))
-    monkeypatch.setattr(md_reshape.time, 'time', lambda: next(clock))
+    monkeypatch.setattr(md_reshape_backend.time, 'time', lambda: next(clock))
     result = swap_lab.run(monkeypatch, device='/dev/md0', level='0', devices=SWAP, timeout=30)
     assert (result['failed'], result['changed']) == (True, True)
     assert 'still busy (reshape)' in result['msg'] and 'Run again' in result['msg']
