@@ -16,6 +16,7 @@ import io
 import json
 import os
 import socket
+import shutil
 import tarfile
 
 try:
@@ -26,6 +27,7 @@ except ImportError:  # pragma: no cover - Python 2 controllers never run this mo
     from urllib import quote, urlencode
 
 DEFAULT_SOCKET = '/var/run/docker.sock'
+STREAM_BLOCK = 1 << 20
 
 
 class DockerError(Exception):
@@ -77,16 +79,24 @@ class DockerClient(object):
         self.timeout = timeout
 
     def _request(self, method, path, query=None, body=None, content_type='application/json',
-                 timeout=None):
+                 timeout=None, sink=None):
+        """(status, answer bytes); a file ``body`` is streamed (sent in blocks), and a successful
+        answer streamed into the file ``sink`` (then the answer is empty)."""
         url = path + ('?' + urlencode(query) if query else '')
-        if body is not None and not isinstance(body, bytes):
+        if isinstance(body, (dict, list)):
             body = json.dumps(body).encode('utf-8')
         headers = {'Content-Type': content_type} if body is not None else {}
+        if hasattr(body, 'fileno'):
+            headers['Content-Length'] = str(os.fstat(body.fileno()).st_size)
         conn = UnixHTTPConnection(self.socket_path, timeout or self.timeout)
         try:
             conn.request(method, url, body=body, headers=headers)
             response = conn.getresponse()
-            data = response.read()
+            if sink is not None and response.status == 200:
+                shutil.copyfileobj(response, sink, STREAM_BLOCK)
+                data = b''
+            else:
+                data = response.read()
         except (OSError, IOError) as exc:
             if isinstance(exc, socket.timeout):
                 raise DockerError('dockerd did not answer %s %s within %s s'
@@ -160,6 +170,20 @@ class DockerClient(object):
         if image_id is None:
             image_id = (self.inspect_image(tag) or {}).get('Id')
         return image_id, output
+
+    def save_image(self, name, sink, timeout=1800):
+        """``docker save NAME`` streamed into the open file ``sink``."""
+        status, data = self._request('GET', '/images/%s/get' % quote(name, safe=''), timeout=timeout, sink=sink)
+        if status != 200:
+            raise DockerError(error_message(data) or 'HTTP %d' % status, status)
+
+    def load_image(self, source, timeout=1800):
+        """``docker load`` of the open ``docker save`` archive ``source``; the stream's error raises."""
+        status, data = self._request('POST', '/images/load', query={'quiet': '1'}, body=source,
+                                     content_type='application/x-tar', timeout=timeout)
+        failure = error_message(data) if status != 200 else stream_error(parse_json_stream(data))
+        if failure:
+            raise DockerError(failure, status)
 
     def create_container(self, name, spec):
         return self.call('POST', '/containers/create', query={'name': name}, body=spec)['Id']
@@ -245,3 +269,15 @@ def context_tar(directory):
             with open(path, 'rb') as handle:
                 tar.addfile(info, handle)
     return buf.getvalue()
+
+
+def archive_images(path):
+    """(repo tags, labels) of each image in the ``docker save`` archive at ``path`` (its manifest.json
+    and each image's config, read without extracting anything)."""
+    with tarfile.open(path, mode='r:') as tar:
+        manifest = json.loads(tar.extractfile('manifest.json').read().decode('utf-8'))
+        images = []
+        for entry in manifest:
+            config = json.loads(tar.extractfile(entry['Config']).read().decode('utf-8'))
+            images.append((entry.get('RepoTags') or [], (config.get('config') or {}).get('Labels') or {}))
+    return images

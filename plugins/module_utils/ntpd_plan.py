@@ -25,7 +25,7 @@ DRIFT_TARGET = '/var/lib/ntp'
 RESTART_POLICY = 'always'
 BUILD_HASH_LABEL = 'fleet.linux.ntpd.build-hash'
 MANAGED_LABEL = 'fleet.linux.ntpd.managed'
-STATES = ('started', 'stopped', 'absent', 'restarted', 'present')
+STATES = ('started', 'stopped', 'absent', 'restarted', 'present', 'built')
 
 # What ntpd uses: SYS_TIME to set the clock, SYS_RESOURCE to lock its memory, and in the host's
 # network NET_BIND_SERVICE for udp/123 (in a bridge network dockerd lets it bind low ports).
@@ -402,30 +402,37 @@ def differences(current, desired):
     return found
 
 
-def plan(state, image_ready, base_present, current, desired):
+def plan(state, image_ready, base_present, current, desired, writes=(), image_loadable=False):
     """Ordered actions that bring the container from ``current`` to ``desired`` in ``state``.
 
     image_ready: an image built from this exact context and base exists (tag and label match).
     base_present: the base image is in the local engine (otherwise it must be pulled first).
+    writes: the files to write first ('write_dockerfile', 'write_config'): a new configuration
+    restarts a running container that stays (a recreated one reads it anyway).
+    image_loadable: the image is in the given ``docker save`` archive: loaded instead of built.
     State present builds and creates without starting or stopping (a running container that must
-    be recreated is started again).
-    Actions: pull, build, create, recreate (stop + remove + create), start, stop, restart, remove.
+    be recreated is started again); state built only builds or loads the image.
+    Actions: write_dockerfile, write_config, pull, build, load, create, recreate (stop + remove +
+    create), start, stop, restart, remove.
     """
     if state not in STATES:
         raise ValueError('unknown state %r' % state)
     if state == 'absent':
         return ['remove'] if current else []
-    actions = []
+    actions = list(writes)
     if not image_ready:
-        if not base_present:
-            actions.append('pull')
-        actions.append('build')
+        if image_loadable:
+            actions.append('load')
+        else:
+            actions.extend((['pull'] if not base_present else []) + ['build'])
+    if state == 'built':
+        return actions
     run = state in ('started', 'restarted')
     if current is None:
         return actions + ['create'] + (['start'] if run else [])
     if differences(current, desired):
         return actions + ['recreate'] + (['start'] if run or (state == 'present' and current['running']) else [])
-    if state == 'restarted':
+    if state == 'restarted' or (state == 'started' and 'write_config' in writes and current['running']):
         return actions + ['restart' if current['running'] else 'start']
     if state == 'started' and not current['running']:
         return actions + ['start']
@@ -503,3 +510,80 @@ def translate_start_error(message, capabilities, bounding=None):
                 'chronyd, another container: ss -ulpn; docker ps) or publish on another address'
                 % message.strip())
     return None
+
+
+def detect_architecture(docker_arch, machine):
+    """The image architecture of a node: dockerd's own (the userspace it runs: 'arm' on a 64-bit
+    kernel under 32-bit Raspberry Pi OS), else the kernel's machine (uname -m)."""
+    for name in (docker_arch, machine):
+        if name in DOCKER_ARCHITECTURES:
+            return DOCKER_ARCHITECTURES[name]
+    if machine and machine.startswith('armv'):
+        return 'armhf'
+    return docker_arch or machine
+
+
+def resolve_base_image(base_image, base_images, architecture):
+    """The base image: ``base_image`` when given, else the entry of ``base_images`` for the architecture."""
+    if base_image:
+        return base_image
+    if architecture in (base_images or {}):
+        return base_images[architecture]
+    raise Refusal('no base image for architecture %s (dockerd of this node): add it to base_images (role: '
+                  'ntpd_container_base_images) or give base_image' % architecture)
+
+
+# Host time services: systemctl's view of each unit, in service_facts' words (state, status).
+def parse_systemctl_show(text):
+    """{unit: {'state': running|stopped, 'status': enabled|disabled|masked|static|not-found|...}} of
+    ``systemctl show --property=Id,LoadState,ActiveState,UnitFileState UNIT...`` output."""
+    services = {}
+    for block in text.strip().split('\n\n'):
+        fields = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        if not fields.get('Id'):
+            continue
+        status = fields.get('UnitFileState') or ('not-found' if fields.get('LoadState') == 'not-found' else 'static')
+        services[fields['Id']] = {
+            'name': fields['Id'],
+            'state': 'running' if fields.get('ActiveState') in ('active', 'activating', 'reloading') else 'stopped',
+            'status': status,
+        }
+    return services
+
+
+TIMESYNCD = 'systemd-timesyncd.service'
+UNMANAGEABLE = ('alias', 'masked', 'not-found')
+
+
+def host_time_service_actions(services, ntp_synchronization, units):
+    """What turning the host's own time keeping off still takes: 'set-ntp false', 'stop UNIT',
+    'disable UNIT', 'mask systemd-timesyncd.service' (in the role's order); empty when it is off.
+
+    ``services``: parse_systemctl_show of ``units`` and systemd-timesyncd; ``ntp_synchronization``:
+    timedatectl's NTP property ('yes', 'no', None when timedatectl does not answer).
+    """
+    actions = ['set-ntp false'] if ntp_synchronization == 'yes' else []
+    for unit in units:
+        service = services.get(unit)
+        if not service or service['status'] in UNMANAGEABLE:
+            continue
+        if service['state'] == 'running':
+            actions.append('stop ' + unit)
+        if service['status'] == 'enabled':
+            actions.append('disable ' + unit)
+    timesyncd = services.get(TIMESYNCD)
+    if timesyncd and timesyncd['status'] != 'not-found':
+        if timesyncd['state'] == 'running':
+            actions.append('stop ' + TIMESYNCD)
+        if timesyncd['status'] != 'masked':
+            actions.append('mask ' + TIMESYNCD)
+    return actions
+
+
+def archive_matches(archive_images, tag, digest):
+    """Whether a ``docker save`` archive holds the image ``tag`` built as ``digest`` (its build-hash label).
+
+    ``archive_images``: (repo tags, labels) of each image in the archive (docker_api.archive_images).
+    """
+    return any(tag in repo_tags and (labels or {}).get(BUILD_HASH_LABEL) == digest
+               for repo_tags, labels in archive_images)

@@ -62,8 +62,10 @@ options:
       - C(present) builds if needed and creates or recreates the container without starting a
         new one (a running container that must be recreated is started again). A role can prepare
         everything with it before the host's own time services go off.
+      - C(built) only builds (or loads from I(image_archive)) the image, and saves it into
+        I(save_archive) when given; no container is touched and I(config_file) is not needed.
     type: str
-    choices: [started, stopped, absent, restarted, present]
+    choices: [started, stopped, absent, restarted, present, built]
     default: started
   image:
     description: Repository of the built image; the tag is C(ARCH-HASH) of the build.
@@ -80,17 +82,55 @@ options:
     description: Path of the Dockerfile inside I(build_context).
     type: str
     default: Dockerfile
+  dockerfile_content:
+    description:
+      - The Dockerfile's content. Written to I(dockerfile) in I(build_context) (created, mode 0755, when
+        missing) only when the file differs, atomically and never through a link (action C(write_dockerfile)).
+      - Without it the Dockerfile must be there already.
+    type: str
+  config_content:
+    description:
+      - The ntp configuration's content. Written to I(config_file) (its directory created when missing) only
+        when the file differs, atomically and never through a link (action C(write_config)). A running
+        container that is not recreated is then restarted with I(state=started).
+      - Without it the file must be there already.
+    type: str
   base_image:
     description:
       - Base image of the target architecture, passed to the Dockerfile as the build argument
         C(BASE). It must be in the local engine or pullable.
-      - Required unless I(state=absent).
+      - Unless I(state=absent), it or I(base_images) is required.
     type: str
+  base_images:
+    description:
+      - Base image per architecture (C(armhf), C(arm64), C(amd64)), used when I(base_image) is not given:
+        the entry of the detected (or given) I(architecture).
+    type: dict
   architecture:
     description:
-      - Architecture named in the image tag. Defaults to dockerd's own architecture.
+      - Architecture named in the image tag. Defaults to dockerd's own architecture (the userspace it
+        runs: C(armhf) for 32-bit Raspberry Pi OS on a 64-bit kernel), else the kernel's.
     type: str
     choices: [armhf, arm64, amd64]
+  image_archive:
+    description:
+      - A C(docker save) archive on the managed node (made by I(save_archive) on a node of the same
+        architecture). When the image to run is missing and the archive holds it, tagged and labelled with
+        the build hash this node computes, it is loaded (action C(load)) instead of built; otherwise it
+        is built. The loaded image is checked by its build-hash label.
+    type: path
+  save_archive:
+    description:
+      - Save the image (C(docker save), action C(save)) into this file on the managed node unless it
+        already holds it, to ship it to the other nodes of the architecture (I(image_archive)).
+    type: path
+  host_time_services:
+    description:
+      - Units whose state and status (and systemd-timesyncd's, and timedatectl's NTP property) are read
+        and returned in I(host_time_services) and I(host_ntp_synchronization). Read only.
+    type: list
+    elements: str
+    default: []
   pull_base:
     description: Pull I(base_image) when the local engine does not have it.
     type: bool
@@ -123,7 +163,7 @@ options:
       - ntp configuration file on the managed node, mounted read-only at C(/etc/ntp.conf).
       - Neither it nor a directory above it may be a symbolic link, owned by another user than root
         (or the user running the module), or writable by group or others (sticky directories excepted).
-      - Required unless I(state=absent).
+      - Required unless I(state=absent) or I(state=built).
     type: path
   drift_volume:
     description:
@@ -157,7 +197,7 @@ options:
     type: int
     default: 10
   build_timeout:
-    description: Seconds an image build (apt-get inside the base image) may take (at least 1).
+    description: Seconds an image build (apt-get inside the base image), load or save may take (at least 1).
     type: int
     default: 1800
 notes:
@@ -196,6 +236,25 @@ EXAMPLES = r'''
     config_file: /etc/fleet-ntpd/ntp.conf
     state: restarted
 
+- name: Build the image on one node and save it for the others of its architecture
+  fleet.linux.docker_ntpd:
+    state: built
+    build_context: /var/lib/fleet-ntpd/build
+    dockerfile_content: "{{ lookup('ansible.builtin.file', 'Dockerfile', rstrip=false) }}"
+    base_images: {armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
+    save_archive: /var/lib/fleet-ntpd/ntpd-image.tar
+
+- name: Read everything in one call (check mode), host time services included
+  fleet.linux.docker_ntpd:
+    build_context: /var/lib/fleet-ntpd/build
+    dockerfile_content: "{{ lookup('ansible.builtin.file', 'Dockerfile', rstrip=false) }}"
+    config_file: /etc/fleet-ntpd/ntp.conf
+    config_content: "{{ lookup('ansible.builtin.template', 'ntp.conf.j2') }}"
+    base_images: {armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
+    image_archive: /var/lib/fleet-ntpd/ntpd-image.tar
+    host_time_services: [ntp.service, chrony.service]
+  check_mode: true
+
 - name: Remove the container (image and drift volume stay)
   fleet.linux.docker_ntpd:
     name: ntpd
@@ -212,7 +271,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: [build, recreate, start]
+  sample: [write_config, build, recreate, start]
 differences:
   description: Fields in which the existing container differed from the declared one.
   returned: always
@@ -232,6 +291,33 @@ image_id:
 build_hash:
   description: Hash of the build inputs, stored in the image label C(fleet.linux.ntpd.build-hash).
   returned: unless state=absent
+  type: str
+architecture:
+  description: Architecture of the image (given or detected).
+  returned: unless state=absent
+  type: str
+  sample: armhf
+machine:
+  description: The kernel's machine (C(uname -m)), e.g. C(armv6l) where an armv7 image cannot run.
+  returned: always
+  type: str
+  sample: aarch64
+base_image:
+  description: The base image used (given or chosen from I(base_images)).
+  returned: unless state=absent
+  type: str
+engine_answers:
+  description: Whether dockerd answered (false when its socket is missing or nothing listens).
+  returned: always
+  type: bool
+host_time_services:
+  description: The units of I(host_time_services) and systemd-timesyncd that systemd knows, as service_facts words them.
+  returned: always
+  type: dict
+  sample: {chrony.service: {name: chrony.service, state: running, status: enabled}}
+host_ntp_synchronization:
+  description: timedatectl's NTP property (C(yes), C(no)); null without timedatectl or I(host_time_services).
+  returned: always
   type: str
 build_log:
   description: Last lines of the docker build output.
@@ -266,16 +352,18 @@ after:
 import errno
 import os
 import socket
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_file, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import (
+    C_LOCALE, Refusal, create_temporary, existing_file, open_directory, read_file, read_text, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
-    DockerClient, DockerError, context_files, context_tar)
+    DockerClient, DockerError, archive_images, context_files, context_tar)
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
-    BUILD_HASH_LABEL, DOCKER_ARCHITECTURES, DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, build_hash, capabilities_from_mask, container_spec,
-    current_container, desired_container, differences, foreign_port_holders, image_matches, image_tag,
-    parse_proc_net, parse_status_mask, plan, ports_held, refuse_ungrantable, translate_start_error,
-    unsafe_path_reason, validate, wanted_ports)
+    BUILD_HASH_LABEL, DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, TIMESYNCD, archive_matches, build_hash, capabilities_from_mask,
+    container_spec, current_container, desired_container, detect_architecture, differences, foreign_port_holders,
+    image_matches, image_tag, parse_proc_net, parse_status_mask, parse_systemctl_show, plan, ports_held,
+    refuse_ungrantable, resolve_base_image, translate_start_error, unsafe_path_reason, validate, wanted_ports)
 
 # Where the module reads the host (tests point these at fixture trees).
 PROC_ROOT = '/proc'
@@ -322,18 +410,20 @@ def refuse_taken_ports(desired, current):
 
 
 def refuse_unsafe_files(params):
-    """The files the container gets from the host: present, and out of every other user's reach."""
+    """The files the container gets from the host: present (or given as content), and out of every
+    other user's reach."""
     dockerfile = os.path.join(params['build_context'], params['dockerfile'])
-    if not os.path.isfile(dockerfile):
-        raise Refusal('the Dockerfile %s does not exist on the managed node' % dockerfile)
+    if params['dockerfile_content'] is None and not os.path.isfile(dockerfile):
+        raise Refusal('the Dockerfile %s does not exist on the managed node (or give dockerfile_content)' % dockerfile)
+    checks = [('build_context', path, 'the image it builds runs with CAP_SYS_TIME', '/var/lib/fleet-ntpd/build')
+              for path in [params['build_context'], dockerfile] + [path for _relpath, path in context_files(params['build_context'])]]
     config = params['config_file']
-    if not os.path.isfile(config):
-        raise Refusal('the ntp configuration %s does not exist on the managed node: it is '
-                      'mounted read-only into the container, write it first' % config)
-    checks = [('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME',
-               '/etc/fleet-ntpd/ntp.conf')]
-    checks.extend(('build_context', path, 'the image it builds runs with CAP_SYS_TIME', '/var/lib/fleet-ntpd/build')
-                  for path in [params['build_context']] + [path for _relpath, path in context_files(params['build_context'])])
+    if params['state'] != 'built':
+        if params['config_content'] is None and not os.path.isfile(config):
+            raise Refusal('the ntp configuration %s does not exist on the managed node: it is mounted read-only '
+                          'into the container, write it first (or give config_content)' % config)
+        checks.insert(0, ('config_file', config, 'the ntp configuration steers a process holding CAP_SYS_TIME',
+                          '/etc/fleet-ntpd/ntp.conf'))
     drift = params['drift_volume']
     if os.path.isabs(drift):
         checks.append(('drift_volume', drift, 'ntpd writes there as root', DRIFT_DIRECTORY_ROOT))
@@ -344,6 +434,37 @@ def refuse_unsafe_files(params):
                           'only root can change, such as %s' % (option, reason, path, why, example))
     if os.path.isabs(drift) and os.path.lexists(drift) and not os.path.isdir(drift):
         raise Refusal('drift_volume: %s exists and is not a directory' % drift)
+
+
+def file_differs(path, content):
+    """Whether ``path`` (a regular file, not followed if a link: refused) lacks exactly ``content``."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return True
+        raise
+    if not stat.S_ISREG(info.st_mode):
+        raise Refusal('%s is not a regular file: refusing to write it; remove it and run again' % path)
+    return read_file(path) != content
+
+
+def host_time_services(module, units):
+    """(services as parse_systemctl_show gives them, timedatectl's NTP property or None) of ``units``
+    and systemd-timesyncd; ({}, None) without systemd."""
+    systemctl = module.get_bin_path('systemctl')
+    if not systemctl or not units:
+        return {}, None
+    names = list(units) + ([TIMESYNCD] if TIMESYNCD not in units else [])
+    rc, out, _err = module.run_command([systemctl, 'show', '--property=Id,LoadState,ActiveState,UnitFileState'] + names,
+                                       environ_update=C_LOCALE)
+    services = parse_systemctl_show(out) if rc == 0 else {}
+    timedatectl = module.get_bin_path('timedatectl')
+    ntp = None
+    if timedatectl:
+        rc, out, _err = module.run_command([timedatectl, 'show', '--property=NTP', '--value'], environ_update=C_LOCALE)
+        ntp = out.strip() if rc == 0 else None
+    return services, ntp
 
 
 class NtpdContainer(object):
@@ -365,12 +486,34 @@ class NtpdContainer(object):
         self.result.update(changed=True, actions=list(self.performed))
 
     def inputs(self):
-        """The build context's files (what the image build depends on)."""
-        files = []
-        for relpath, path in context_files(self.params['build_context']):
-            with open(path, 'rb') as handle:
-                files.append((relpath, handle.read()))
-        return files
+        """The build context's files (what the image build depends on), the Dockerfile as it will be written."""
+        params = self.params
+        files = dict((relpath, path) for relpath, path in context_files(params['build_context']))
+        if params['dockerfile_content'] is not None:
+            files[os.path.normpath(params['dockerfile'])] = params['dockerfile_content'].encode('utf-8')
+        contents = []
+        for relpath, source in sorted(files.items()):
+            if isinstance(source, bytes):
+                contents.append((relpath, source))
+                continue
+            with open(source, 'rb') as handle:
+                contents.append((relpath, handle.read()))
+        return contents
+
+    def writes(self):
+        """The files to write first: the Dockerfile and the configuration given as content, where they differ."""
+        params = self.params
+        wanted = [('write_dockerfile', os.path.join(params['build_context'], params['dockerfile']), params['dockerfile_content'])]
+        if params['state'] != 'built':
+            wanted.append(('write_config', params['config_file'], params['config_content']))
+        return [(action, path, content) for action, path, content in wanted if content is not None and file_differs(path, content)]
+
+    def read_engine(self):
+        """dockerd's version answer; a daemon that does not answer fails with engine_answers: false."""
+        try:
+            return self.client.version()
+        except DockerError as exc:
+            self.fail(str(exc), engine_answers=False)
 
     def run(self):
         params = self.params
@@ -378,37 +521,54 @@ class NtpdContainer(object):
         validate(params)
         if state != 'absent':
             refuse_unsafe_files(params)
-        version = self.client.version()
+        writes = self.writes() if state != 'absent' else []
+        services, ntp = host_time_services(self.module, params['host_time_services'])
+        self.result.update(host_time_services=services, host_ntp_synchronization=ntp, machine=os.uname()[4])
+        version = self.read_engine()
         current_inspect = self.client.inspect_container(self.name)
         current = current_container(current_inspect)
-        self.result['before'] = current
+        self.result.update(before=current, engine_answers=True)
         if state == 'absent':
             actions = plan(state, True, True, current, None)
             return self.execute(actions, None, None, current)
 
         files = self.inputs()
-        architecture = params['architecture'] or DOCKER_ARCHITECTURES.get(version.get('Arch'), version.get('Arch'))
-        base = self.client.inspect_image(params['base_image'])
-        buildargs = {'BASE': params['base_image']}
+        architecture = params['architecture'] or detect_architecture(version.get('Arch'), os.uname()[4])
+        base_image = resolve_base_image(params['base_image'], params['base_images'], architecture)
+        self.result.update(architecture=architecture, base_image=base_image)
+        base = self.client.inspect_image(base_image)
+        buildargs = {'BASE': base_image}
         digest = build_hash(files, base['Id'], buildargs) if base else None
         tag = image_tag(params['image'], architecture, digest or 'pending')
         image = self.client.inspect_image(tag) if base else None
         ready = image_matches(image, digest)
-        desired = desired_container(params, image['Id'] if ready else None)
+        loadable = not ready and digest is not None and self.archive_holds(params['image_archive'], tag, digest)
+        desired = desired_container(params, image['Id'] if ready else None) if state != 'built' else None
         self.bounding = dockerd_bounding_set()
-        if self.bounding is not None:
+        if self.bounding is not None and desired is not None:
             refuse_ungrantable(desired['capabilities'], self.bounding)
-        actions = plan(state, ready, base is not None, current, desired)
-        if current is not None:
+        actions = plan(state, ready, base is not None, current, desired, [action for action, _path, _content in writes], loadable)
+        if params['save_archive'] and not (digest and self.archive_holds(params['save_archive'], tag, digest)):
+            actions.append('save')
+        if current is not None and desired is not None:
             self.result['differences'] = differences(current, desired)
         if set(actions) & set(['start', 'restart']):
             refuse_taken_ports(desired, current)
         if 'pull' in actions and not params['pull_base']:
             raise Refusal('the base image %s is not in the local Docker engine and pull_base is false: '
-                          'load it (docker load -i FILE) or build it (debootstrap + docker import)'
-                          % params['base_image'])
-        self.result.update(image=tag, image_id=desired['image_id'], build_hash=digest)
-        return self.execute(actions, desired, (tag, files, buildargs, architecture), current)
+                          'load it (docker load -i FILE) or build it (debootstrap + docker import)' % base_image)
+        self.result.update(image=tag, image_id=image['Id'] if ready else None, build_hash=digest)
+        return self.execute(actions, desired, (tag, files, buildargs, architecture, base_image, writes), current)
+
+    @staticmethod
+    def archive_holds(path, tag, digest):
+        """Whether the ``docker save`` archive at ``path`` (a regular file; none: False) holds ``tag`` built as ``digest``."""
+        if not path or not os.path.isfile(path) or os.path.islink(path):
+            return False
+        try:
+            return archive_matches(archive_images(path), tag, digest)
+        except (OSError, IOError, ValueError, KeyError, EOFError) as exc:
+            raise Refusal('%s is not a docker save archive (%s): remove it and run again' % (path, exc))
 
     def execute(self, actions, desired, build, current):
         """Carry out ``actions``; ``changed`` and ``actions`` of a failure say what was done before it."""
@@ -424,15 +584,21 @@ class NtpdContainer(object):
             else:
                 steps.append(action)
         for step in steps:
-            if step == 'pull':
+            if step in ('write_dockerfile', 'write_config'):
+                self.write(next((path, content) for action, path, content in build[5] if action == step))
+            elif step == 'pull':
                 try:
-                    self.client.pull_image(params['base_image'])
+                    self.client.pull_image(build[4])
                 except DockerError as exc:
                     self.fail('the base image %s is not in the local Docker engine and cannot be pulled '
                               '(%s): load it (docker load -i FILE) or build it locally (debootstrap + '
-                              'docker import) and run again' % (params['base_image'], exc))
+                              'docker import) and run again' % (build[4], exc))
             elif step == 'build':
-                desired = self.build(desired, *build)
+                desired = self.build(desired, *build[:5])
+            elif step == 'load':
+                desired = self.load(desired, build[0])
+            elif step == 'save':
+                self.save(self.result['image'])
             elif step == 'create':
                 self.client.create_container(self.name, container_spec(desired, desired['image_id']))
             elif step == 'start':
@@ -448,14 +614,23 @@ class NtpdContainer(object):
         self.result['after'] = current_container(self.client.inspect_container(self.name))
         return self.finish()
 
-    def build(self, desired, tag, files, buildargs, architecture):
+    def write(self, target):
+        """Write a file given as content: its directory created root-only, the file replaced atomically
+        (a link or special file at the path is refused, never written through)."""
+        path, content = target
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        write_atomically(self.module, path, content, mode=0o644)
+
+    def build(self, desired, tag, files, buildargs, architecture, base_image):
         params = self.params
-        base = self.client.inspect_image(params['base_image'])
+        base = self.client.inspect_image(base_image)
         if base is None:
-            self.fail('the base image %s is still missing after the pull' % params['base_image'])
+            self.fail('the base image %s is still missing after the pull' % base_image)
         digest = build_hash(files, base['Id'], buildargs)
         tag = image_tag(params['image'], architecture, digest)
-        labels = {BUILD_HASH_LABEL: digest, 'fleet.linux.ntpd.base-image': params['base_image'],
+        labels = {BUILD_HASH_LABEL: digest, 'fleet.linux.ntpd.base-image': base_image,
                   'fleet.linux.ntpd.base-image-id': base['Id']}
         try:
             image_id, output = self.client.build_image(
@@ -464,7 +639,44 @@ class NtpdContainer(object):
         except DockerError as exc:
             self.fail('building %s from %s failed: %s' % (tag, params['build_context'], exc))
         self.result.update(image=tag, image_id=image_id, build_hash=digest, build_log=output[-30:])
-        return dict(desired, image_id=image_id)
+        return dict(desired, image_id=image_id) if desired else desired
+
+    def load(self, desired, tag):
+        """docker load of image_archive, then the image checked by its build label like a local build."""
+        with open(self.params['image_archive'], 'rb') as archive:
+            try:
+                self.client.load_image(archive, timeout=self.params['build_timeout'])
+            except DockerError as exc:
+                self.fail('loading %s from %s failed: %s' % (tag, self.params['image_archive'], exc))
+        image = self.client.inspect_image(tag)
+        if not image_matches(image, self.result['build_hash']):
+            self.fail('%s loaded from %s does not carry the build hash %s: remove the archive and run again '
+                      '(the image is then built here)' % (tag, self.params['image_archive'], self.result['build_hash']))
+        self.result['image_id'] = image['Id']
+        return dict(desired, image_id=image['Id']) if desired else desired
+
+    def save(self, tag):
+        """docker save of the image into save_archive: a new file in root's directory, renamed over the old one."""
+        path = self.params['save_archive']
+        directory, name = os.path.split(os.path.normpath(path))
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755)
+        dir_fd = open_directory(directory)
+        temporary = None
+        try:
+            existing_file(dir_fd, name, path)
+            fd, temporary = create_temporary(dir_fd, name)
+            with os.fdopen(fd, 'wb') as sink:
+                self.client.save_image(tag, sink, timeout=self.params['build_timeout'])
+                os.fchmod(sink.fileno(), 0o600)
+            os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            temporary = None
+        except DockerError as exc:
+            self.fail('saving %s into %s failed: %s' % (tag, path, exc))
+        finally:
+            if temporary is not None:
+                os.unlink(temporary, dir_fd=dir_fd)
+            os.close(dir_fd)
 
     def start(self, desired):
         """Start the container; one that cannot start and was created by this run is removed again."""
@@ -511,12 +723,18 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type='str', default='ntpd'),
-            state=dict(type='str', default='started', choices=['started', 'stopped', 'absent', 'restarted', 'present']),
+            state=dict(type='str', default='started', choices=['started', 'stopped', 'absent', 'restarted', 'present', 'built']),
             image=dict(type='str', default='fleet-linux/ntpd'),
             build_context=dict(type='path'),
             dockerfile=dict(type='str', default='Dockerfile'),
+            dockerfile_content=dict(type='str'),
+            config_content=dict(type='str'),
             base_image=dict(type='str'),
+            base_images=dict(type='dict'),
             architecture=dict(type='str', choices=['armhf', 'arm64', 'amd64']),
+            image_archive=dict(type='path'),
+            save_archive=dict(type='path'),
+            host_time_services=dict(type='list', elements='str', default=[]),
             pull_base=dict(type='bool', default=True),
             ntpd_args=dict(type='list', elements='str', default=['-g', '-n']),
             capabilities=dict(type='list', elements='str', default=['SYS_TIME', 'SYS_RESOURCE']),
@@ -530,10 +748,16 @@ def main():
             build_timeout=dict(type='int', default=1800),
         ),
         required_if=[
-            ('state', 'started', ['build_context', 'base_image', 'config_file']),
-            ('state', 'stopped', ['build_context', 'base_image', 'config_file']),
-            ('state', 'restarted', ['build_context', 'base_image', 'config_file']),
-            ('state', 'present', ['build_context', 'base_image', 'config_file']),
+            ('state', 'started', ['build_context', 'config_file']),
+            ('state', 'stopped', ['build_context', 'config_file']),
+            ('state', 'restarted', ['build_context', 'config_file']),
+            ('state', 'present', ['build_context', 'config_file']),
+            ('state', 'built', ['build_context']),
+            ('state', 'started', ['base_image', 'base_images'], True),
+            ('state', 'stopped', ['base_image', 'base_images'], True),
+            ('state', 'restarted', ['base_image', 'base_images'], True),
+            ('state', 'present', ['base_image', 'base_images'], True),
+            ('state', 'built', ['base_image', 'base_images'], True),
         ],
         supports_check_mode=True,
     )
