@@ -231,6 +231,12 @@ class BlockDevices(object):
         except OSError:
             return []
 
+    def parent_disk(self, name):
+        """Kernel name of the disk a partition is on, or None for a whole device."""
+        if not os.path.exists(self._block(name, 'partition')):
+            return None
+        return os.path.basename(os.path.dirname(os.path.realpath(self._block(name))))
+
     def partitions(self, name):
         """Kernel names of this disk's partitions."""
         try:

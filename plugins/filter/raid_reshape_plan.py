@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The RAID job's plan, decided on the controller from the survey of fleet.linux.raid_plan (see module_utils/raid_job.py)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: raid_reshape_plan
+short_description: Plan a RAID job on the controller from the one survey of its host
+version_added: 0.1.0
+author:
+  - fleet.linux contributors (@fleet-linux)
+description:
+  - Given the result of M(fleet.linux.raid_plan), says what the P(fleet.linux.raid_reshape#role) role runs - per array
+    the reshape, the filesystem grow or swap rebuild, mounting /boot, the boot steps to remember; for the host the
+    initramfs, the GRUB configuration, GRUB on which disks, the mdadm last-resort timers - and what it refuses
+    (a backup directory on an array of the job or short of room, a swap memory cannot take back), before any change.
+options:
+  _input:
+    description: The registered result of M(fleet.linux.raid_plan).
+    type: dict
+    required: true
+  options:
+    description:
+      - The role's settings - C(config_file), C(backup_min_free_mib), C(swap_force), C(update_initramfs),
+        C(initramfs_command), C(grub_install), C(grub_target), C(grub_mkconfig_command), C(start_degraded_boot);
+        unset ones take the role's defaults.
+    type: dict
+'''
+
+EXAMPLES = r'''
+- name: Plan the job
+  ansible.builtin.set_fact:
+    plan: "{{ survey | fleet.linux.raid_reshape_plan({'backup_min_free_mib': 128}) }}"
+'''
+
+RETURN = r'''
+_value:
+  description:
+    - C(refusals) (list), C(arrays) (per array C(device), C(steps), C(reshape), C(grow_filesystem), C(rebuild_swap),
+      C(remember), C(mount_boot)), C(initramfs), C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed steps to remove once done),
+      C(start_degraded) (timer units), C(summary) (the plan to show, per array) and C(changes) (whether anything is to do).
+  type: dict
+'''
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import plan_job
+
+
+def raid_reshape_plan(survey, options=None):
+    try:
+        return plan_job(survey, options)
+    except (KeyError, TypeError) as error:
+        raise AnsibleFilterError('raid_reshape_plan: the input is not a fleet.linux.raid_plan result (%s)' % error)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'raid_reshape_plan': raid_reshape_plan}

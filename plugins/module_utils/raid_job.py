@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The RAID job's plan, decided on the controller from raid_plan's one survey of the host (pure).
+
+plan_job() says, per array, what the raid_reshape role runs (the reshape, the filesystem grow, the swap
+rebuild, mounting /boot, the boot steps to remember) and, for the host, the boot steps (initramfs, GRUB
+configuration, GRUB on which disks, the last-resort timers) and the steps owed by an interrupted run to
+forget; ``refusals`` lists what the job cannot do safely, before anything changes.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.swap import check_room_for_swapoff
+
+MIB = 1048576
+DEFAULTS = dict(
+    config_file='/etc/mdadm/mdadm.conf', backup_min_free_mib=64, swap_force=False,
+    update_initramfs=True, initramfs_command=['update-initramfs', '-u', '-k', 'all'],
+    grub_install=True, grub_target='i386-pc', grub_mkconfig_command=['grub-mkconfig', '-o', '/boot/grub/grub.cfg'],
+    start_degraded_boot=True)
+
+
+def backup_refusal(array, names, min_free_mib):
+    """Why the backup file's directory cannot serve (on an array of the job, or too little room), or None."""
+    backup = array['backup']
+    where = 'is on /dev/%s' % backup['device'] if backup['device'] else 'is on a device-less filesystem'
+    if backup['device'] in names or backup['free'] < min_free_mib * MIB:
+        return ('The backup file %s of %s needs a directory on a filesystem outside every array being reshaped with at '
+                'least %d MiB free; %s %s with %d MiB free. Set backup_file or raid_reshape_backup_dir. Nothing was changed.'
+                % (backup['file'], array['device'], min_free_mib, backup['directory'], where, backup['free'] // MIB))
+    return None
+
+
+def memory_refusal(array, memory):
+    """Why the swap on this array cannot be turned off for its rebuild (memory cannot take it back), or None."""
+    swap = array['content']['before']
+    others = [s for s in memory['swaps'] if s['name'] != array['name']]
+    try:
+        check_room_for_swapoff(array['device'], swap, others, {'MemAvailable': memory['available'] or 0})
+    except Refusal as refusal:
+        return '%s. Nothing was changed (raid_reshape_swap_force=true tries anyway).' % refusal
+    return None
+
+
+def level_changes_from_other_than_raid1(md):
+    return bool(md['actions']) and md['before']['level'] != 1 and md['after']['level'] != md['before']['level']
+
+
+class ArrayPlan(object):
+    """What the role does with one array, and the plan lines saying so."""
+
+    def __init__(self, array, options):
+        md = array['md']
+        content = array['content']
+        interrupted = md['reshape_interrupted']
+        kind = array['kind']
+        self.device = array['device']
+        self.reshape = md['changed']
+        self.steps = list(md['actions'])
+        if md['changed'] and not md['actions']:
+            self.steps.append('write %s to %s' % (md['config_line'], options['config_file']))
+        self.grow_filesystem = kind == 'filesystem' and (interrupted or bool(md['actions']) or content['changed'])
+        if self.grow_filesystem:
+            self.steps.append('grow the filesystem on %s (fs_grow) to fill it' % self.device)
+        self.rebuild_swap = kind == 'swap' and (interrupted or bool(md['actions']) or content['changed'])
+        if self.rebuild_swap and interrupted:
+            self.steps.append('re-create the swap on %s across it if needed, same UUID and LABEL (swap_rebuild)' % self.device)
+        elif self.rebuild_swap:
+            self.steps.append('re-create the swap on %s across it, same UUID %s and LABEL %s (swap_rebuild)'
+                              % (self.device, content['before']['uuid'], content['before']['label']))
+        self.remember = []
+        self.mount_boot = False
+        self.grub_disks = []
+        self.grub_mkconfig = False
+        self.start_degraded = None
+        if array['boot']:
+            self.plan_boot(array, md, options)
+
+    def plan_boot(self, array, md, options):
+        boot = array['boot']
+        if md['actions']:
+            self.remember = ((['grub-install'] if options['grub_install'] else [])
+                             + (['grub-mkconfig'] if level_changes_from_other_than_raid1(md) else []))
+        if boot['in_fstab'] and not boot['mounted']:
+            self.mount_boot = True
+            self.steps.append('mount /boot (as in fstab)')
+        reinstall = bool(md['actions']) or 'grub-install' in boot['owed']
+        disks = [d['disk'] for d in boot['disks'] if reinstall or not d['grub']]
+        if options['grub_install'] and disks:
+            self.grub_disks = disks
+            self.steps.append('grub-install --target=%s on %s' % (options['grub_target'], ', '.join(disks)))
+        if level_changes_from_other_than_raid1(md) or 'grub-mkconfig' in boot['owed']:
+            self.grub_mkconfig = True
+            self.steps.append('%s (the level changes from other than RAID1)' % ' '.join(options['grub_mkconfig_command']))
+        if options['start_degraded_boot'] and not boot['start_degraded']:
+            self.start_degraded = 'mdadm-last-resort@%s.timer' % array['name']
+            self.steps.append('systemctl add-wants sysinit.target %s (start /boot degraded at boot)' % self.start_degraded)
+
+    def as_dict(self):
+        return dict(device=self.device, steps=self.steps or ['nothing to do'], reshape=self.reshape,
+                    grow_filesystem=self.grow_filesystem, rebuild_swap=self.rebuild_swap, remember=self.remember,
+                    mount_boot=self.mount_boot)
+
+
+def initramfs_outdated(initramfs):
+    config = initramfs['config_mtime'] or 0
+    return any(image['mtime'] is not None and image['mtime'] < config for image in initramfs['images'])
+
+
+def plan_job(survey, options=None):
+    """The job's plan from raid_plan's result (``survey``) and the role's options (see DEFAULTS)."""
+    options = dict(DEFAULTS, **dict((k, v) for k, v in (options or {}).items() if v is not None))
+    arrays = survey['arrays']
+    names = set(a['name'] for a in arrays)
+    refusals = []
+    plans = []
+    for array in arrays:
+        if array['backup'] and array['md']['actions']:
+            refusals.append(backup_refusal(array, names, options['backup_min_free_mib']))
+        plan = ArrayPlan(array, options)
+        content = array['content']
+        if plan.rebuild_swap and content and content['before']['active'] and not options['swap_force']:
+            refusals.append(memory_refusal(array, survey['memory']))
+        plans.append(plan)
+    initramfs = options['update_initramfs'] and (
+        any(a['md']['changed'] for a in arrays) or initramfs_outdated(survey['initramfs']))
+    forget = []
+    for array, plan in zip(arrays, plans):
+        for step in (array['boot'] or {}).get('owed', []) + plan.remember:
+            name = '%s.%s' % (array['device'].rstrip('/').split('/')[-1], step)
+            if name not in forget:
+                forget.append(name)
+    summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
+    if initramfs:
+        summary.append({'initramfs': ['%s (an initramfs in /boot is older than mdadm.conf, or it changes)'
+                                      % ' '.join(options['initramfs_command'])]})
+    grub_disks = []
+    for plan in plans:
+        grub_disks.extend(d for d in plan.grub_disks if d not in grub_disks)
+    return dict(
+        refusals=[r for r in refusals if r],
+        arrays=[p.as_dict() for p in plans],
+        initramfs=bool(initramfs),
+        grub_mkconfig=any(p.grub_mkconfig for p in plans),
+        grub_install=grub_disks,
+        forget=forget,
+        start_degraded=[p.start_degraded for p in plans if p.start_degraded],
+        summary=summary,
+        changes=any(p.steps for p in plans) or bool(initramfs),
+    )

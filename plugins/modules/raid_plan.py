@@ -1,0 +1,321 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: raid_plan
+short_description: Read every array of a RAID job and check it, in one call, changing nothing
+version_added: 0.1.0
+description:
+  - The one look of the P(fleet.linux.raid_reshape#role) role. For every array of O(arrays) it runs what
+    M(fleet.linux.md_reshape), M(fleet.linux.fs_grow) and M(fleet.linux.swap_rebuild) do in check mode -
+    read, validate, refuse what could lose data, plan - and reads what the job decides from beyond one
+    array - the free space and device of each backup file's directory, memory and the active swaps, the
+    boot sector of each disk of an array holding /boot, the boot steps an interrupted run still owes,
+    whether /boot is mounted, the mdadm last-resort timer, the dates of mdadm.conf and the initramfs images.
+  - The controller then plans the job from this survey (the P(fleet.linux.raid_reshape#role) role does it
+    with its C(raid_reshape_plan) filter) and acts only where the plan says so; a run with nothing to do
+    costs this one module call.
+  - Never changes anything, in check mode or not. Fails, listing every array refused and why, when any
+    array cannot be reshaped as declared.
+author: fleet.linux contributors
+options:
+  arrays:
+    description: The arrays of the job, as the role's C(raid_reshape_arrays).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      device:
+        description: The md array.
+        type: path
+        required: true
+      level:
+        description: Target RAID level.
+        type: str
+        required: true
+      raid_devices:
+        description: Target number of active devices; defaults to the number of O(arrays[].devices).
+        type: int
+      devices:
+        description: Every device the array should end with, current members included.
+        type: list
+        elements: path
+        required: true
+      backup_file:
+        description: mdadm's backup file for this array; defaults to C(<backup_dir>/<array name>-reshape.backup).
+        type: path
+      content:
+        description: What the array carries, checked as M(fleet.linux.fs_grow) or M(fleet.linux.swap_rebuild) would.
+        type: str
+        choices: [filesystem, swap, none]
+        default: none
+      boot:
+        description: The array holds /boot; its disks' boot sectors are read.
+        type: bool
+        default: false
+      boot_disks:
+        description: The disks to keep bootable; defaults to the disks of O(arrays[].devices).
+        type: list
+        elements: path
+  backup_dir:
+    description: Directory of the default backup files.
+    type: path
+    default: /root
+  config_file:
+    description: The mdadm configuration file.
+    type: path
+    default: /etc/mdadm/mdadm.conf
+  state_dir:
+    description: Where the role remembers the boot steps an interrupted run still owes.
+    type: path
+    default: /var/lib/fleet-raid-reshape
+  swap_force:
+    description: Passed to the swap check as M(fleet.linux.swap_rebuild)'s O(fleet.linux.swap_rebuild#module:force).
+    type: bool
+    default: false
+  timeout:
+    description: The reshape timeout the job will use (validated here, before anything changes).
+    type: int
+    default: 7200
+  poll_interval:
+    description: The poll interval the job will use (validated here, before anything changes).
+    type: int
+    default: 5
+notes:
+  - Runs in check mode like outside it (it only reads).
+seealso:
+  - module: fleet.linux.md_reshape
+  - module: fleet.linux.fs_grow
+  - module: fleet.linux.swap_rebuild
+'''
+
+EXAMPLES = r'''
+- name: Survey the microserver's arrays (the raid_reshape role's first and, on a no-op run, only call)
+  fleet.linux.raid_plan:
+    arrays:
+      - {device: /dev/md0, level: 0, devices: [/dev/sda3, /dev/sdb3, /dev/sdc3, /dev/sdd3], content: swap}
+      - {device: /dev/md1, level: 10, devices: [/dev/sda2, /dev/sdb2, /dev/sdc2, /dev/sdd2], content: filesystem,
+         boot: true}
+  register: survey
+
+- name: Plan the job on the controller
+  ansible.builtin.set_fact:
+    plan: "{{ survey | fleet.linux.raid_reshape_plan }}"
+'''
+
+RETURN = r'''
+arrays:
+  description: One entry per array of O(arrays), in order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    device:
+      description: The array as given.
+      type: str
+    name:
+      description: Its kernel name (C(md127) for C(/dev/md/boot)).
+      type: str
+    kind:
+      description: What it carries, as declared in O(arrays[].content).
+      type: str
+    md:
+      description: What M(fleet.linux.md_reshape) returns in check mode (C(actions), C(steps), C(before), C(after),
+        C(changed), C(config_line), C(reshape_interrupted), C(finished)).
+      type: dict
+    content:
+      description:
+        - What M(fleet.linux.fs_grow) or M(fleet.linux.swap_rebuild) returns in check mode; null when the array
+          carries nothing to check or when its reshape was interrupted (its content reads wrong until the
+          reshape is resumed).
+      type: dict
+    backup:
+      description: The backup file, the kernel name of the device its directory is on (null for none) and
+        its free bytes; null when the reshape needs no step.
+      type: dict
+    boot:
+      description:
+        - For an array holding /boot - C(disks) (each with C(grub), whether its boot sector holds GRUB),
+          C(owed) (boot steps an interrupted run still owes), C(in_fstab), C(mounted) (/boot) and
+          C(start_degraded) (the mdadm last-resort timer is wanted at boot); null otherwise.
+      type: dict
+memory:
+  description: C(available) (MemAvailable, bytes) and C(swaps) (each active swap with its kernel C(name), C(size), C(used)).
+  returned: success
+  type: dict
+initramfs:
+  description: The modification times of the mdadm configuration (C(config_mtime), null if missing) and of each C(images).
+  returned: success
+  type: dict
+'''
+
+import errno
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
+from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey
+from ansible_collections.fleet.linux.plugins.module_utils.swap import parse_fstab
+from ansible_collections.fleet.linux.plugins.module_utils.swap_rebuild import SwapRebuild
+
+# Where the kernel's views, the device nodes and the host's files are (tests point them at fixture trees).
+SYS_ROOT = '/sys'
+PROC_ROOT = '/proc'
+DEV_ROOT = '/dev'
+STAT = os.stat
+FSTAB = '/etc/fstab'
+BOOT_DIR = '/boot'
+SYSTEMD_WANTS = '/etc/systemd/system/sysinit.target.wants'
+# GRUB's boot code carries its name in the first sector.
+GRUB_SIGNATURE = b'GRUB'
+OWED_STEPS = ('grub-install', 'grub-mkconfig')
+
+
+def mtime(path):
+    try:
+        return os.stat(path).st_mtime
+    except OSError as error:
+        if error.errno != errno.ENOENT:
+            raise
+        return None
+
+
+def holds_grub(device):
+    with open(device, 'rb') as handle:
+        return GRUB_SIGNATURE in handle.read(512)
+
+
+class JobSurvey(object):
+
+    def __init__(self, module, blockdevs):
+        self.module = module
+        self.blockdevs = blockdevs
+        self.params = module.params
+
+    def backup_file(self, spec):
+        return spec['backup_file'] or os.path.join(self.params['backup_dir'], '%s-reshape.backup' % os.path.basename(spec['device']))
+
+    def md(self, spec):
+        survey = Survey(self.module, self.blockdevs, dict(
+            device=spec['device'], level=spec['level'], raid_devices=spec['raid_devices'], devices=spec['devices'],
+            backup_file=self.backup_file(spec), update_config=True, config_file=self.params['config_file'],
+            timeout=self.params['timeout'], poll_interval=self.params['poll_interval'], wait=True))
+        survey.read_and_plan()
+        return survey
+
+    def content(self, spec, device):
+        if spec['content'] == 'filesystem':
+            result = FsGrow(self.module, self.blockdevs).survey(dict(device=device, path=None, mount_temporarily=False))
+        elif spec['content'] == 'swap':
+            result = SwapRebuild(self.module, self.blockdevs, FSTAB).survey(dict(device=device, force=self.params['swap_force']))
+        else:
+            return None
+        del result['_context']
+        return result
+
+    def backup(self, path):
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            st = os.stat(directory)
+            fs = os.statvfs(directory)
+        except OSError as error:
+            raise Refusal('cannot read the directory of the backup file %s: %s' % (path, error.strerror))
+        number = '%d:%d' % (os.major(st.st_dev), os.minor(st.st_dev))
+        return dict(file=path, directory=directory, device=self.blockdevs.name_of_number(number),
+                    free=fs.f_bavail * fs.f_frsize)
+
+    def boot_disks(self, spec, members):
+        if spec['boot_disks']:
+            return ['/dev/%s' % self.blockdevs.identify(disk) for disk in spec['boot_disks']]
+        disks = []
+        for member in members:
+            name = os.path.basename(member)
+            disk = '/dev/%s' % (self.blockdevs.parent_disk(name) or name)
+            if disk not in disks:
+                disks.append(disk)
+        return disks
+
+    def boot(self, spec, name, members):
+        disks = []
+        for disk in self.boot_disks(spec, members):
+            try:
+                disks.append(dict(disk=disk, grub=holds_grub(disk)))
+            except (IOError, OSError) as error:
+                raise Refusal('cannot read the boot sector of %s: %s' % (disk, error))
+        array = os.path.basename(spec['device'])
+        owed = [step for step in OWED_STEPS if os.path.lexists(os.path.join(self.params['state_dir'], '%s.%s' % (array, step)))]
+        fstab = parse_fstab(read_text(FSTAB, ''))
+        return dict(disks=disks, owed=owed,
+                    in_fstab=any(entry['file'] == BOOT_DIR for entry in fstab),
+                    mounted=any(mount['mountpoint'] == BOOT_DIR for mount in self.blockdevs.mounts()),
+                    start_degraded=os.path.lexists(os.path.join(SYSTEMD_WANTS, 'mdadm-last-resort@%s.timer' % name)))
+
+    def array(self, spec):
+        entry = dict(device=spec['device'], kind=spec['content'], name=None, md=None, content=None, backup=None, boot=None)
+        md = self.md(spec)
+        entry.update(name=md.array.name, md=md.check_result())
+        interrupted = entry['md']['reshape_interrupted']
+        if not interrupted:
+            entry['content'] = self.content(spec, md.array.path)
+        if md.planned:
+            entry['backup'] = self.backup(self.backup_file(spec))
+        if spec['boot']:
+            entry['boot'] = self.boot(spec, md.array.name, md.devices)
+        return entry
+
+    def host(self):
+        swaps = [dict(name=self.blockdevs.kernel_name(swap['device']), size=swap['size'], used=swap['used'])
+                 for swap in self.blockdevs.swaps()]
+        meminfo = self.blockdevs.meminfo()
+        return dict(
+            memory=dict(available=meminfo.get('MemAvailable'), swaps=swaps),
+            initramfs=dict(config_mtime=mtime(self.params['config_file']),
+                           images=[dict(path=path, mtime=mtime(path))
+                                   for path in sorted(glob.glob(os.path.join(BOOT_DIR, 'initrd.img-*')))]))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            arrays=dict(type='list', elements='dict', required=True, options=dict(
+                device=dict(type='path', required=True),
+                level=dict(type='str', required=True),
+                raid_devices=dict(type='int'),
+                devices=dict(type='list', elements='path', required=True),
+                backup_file=dict(type='path'),
+                content=dict(type='str', choices=['filesystem', 'swap', 'none'], default='none'),
+                boot=dict(type='bool', default=False),
+                boot_disks=dict(type='list', elements='path'),
+            )),
+            backup_dir=dict(type='path', default='/root'),
+            config_file=dict(type='path', default='/etc/mdadm/mdadm.conf'),
+            state_dir=dict(type='path', default='/var/lib/fleet-raid-reshape'),
+            swap_force=dict(type='bool', default=False),
+            timeout=dict(type='int', default=7200),
+            poll_interval=dict(type='int', default=5),
+        ),
+        supports_check_mode=True,
+    )
+    job = JobSurvey(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT))
+    arrays, refusals = [], []
+    for spec in module.params['arrays']:
+        try:
+            arrays.append(job.array(spec))
+        except (Refusal, CommandFailed) as refusal:
+            refusals.append('%s: %s' % (spec['device'], refusal))
+    if refusals:
+        module.fail_json(msg=' | '.join(refusals), refusals=refusals, changed=False, arrays=arrays)
+    module.exit_json(changed=False, arrays=arrays, **job.host())
+
+
+if __name__ == '__main__':
+    main()
