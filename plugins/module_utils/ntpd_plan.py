@@ -535,24 +535,24 @@ def resolve_base_image(base_image, base_images, architecture):
 
 # Host time services: systemctl's view of each unit, in service_facts' words (state, status).
 def parse_systemctl_show(text):
-    """{unit: {'state': running|stopped, 'status': enabled|disabled|masked|static|not-found|...}} of
-    ``systemctl show --property=Id,LoadState,ActiveState,UnitFileState UNIT...`` output."""
+    """{unit: {'name', 'state': running|stopped, 'status': enabled|disabled|masked|static|...}} of
+    ``systemctl show --property=Id,LoadState,ActiveState,UnitFileState UNIT...`` output; units systemd
+    does not know (not installed) are left out, as service_facts does."""
     services = {}
     for block in text.strip().split('\n\n'):
         fields = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
-        if not fields.get('Id'):
+        if not fields.get('Id') or fields.get('LoadState') == 'not-found':
             continue
-        status = fields.get('UnitFileState') or ('not-found' if fields.get('LoadState') == 'not-found' else 'static')
         services[fields['Id']] = {
             'name': fields['Id'],
             'state': 'running' if fields.get('ActiveState') in ('active', 'activating', 'reloading') else 'stopped',
-            'status': status,
+            'status': fields.get('UnitFileState') or 'static',
         }
     return services
 
 
 TIMESYNCD = 'systemd-timesyncd.service'
-UNMANAGEABLE = ('alias', 'masked', 'not-found')
+UNMANAGEABLE = ('alias', 'masked')
 
 
 def host_time_service_actions(services, ntp_synchronization, units):
@@ -572,7 +572,7 @@ def host_time_service_actions(services, ntp_synchronization, units):
         if service['status'] == 'enabled':
             actions.append('disable ' + unit)
     timesyncd = services.get(TIMESYNCD)
-    if timesyncd and timesyncd['status'] != 'not-found':
+    if timesyncd:
         if timesyncd['state'] == 'running':
             actions.append('stop ' + TIMESYNCD)
         if timesyncd['status'] != 'masked':
@@ -587,3 +587,30 @@ def archive_matches(archive_images, tag, digest):
     """
     return any(tag in repo_tags and (labels or {}).get(BUILD_HASH_LABEL) == digest
                for repo_tags, labels in archive_images)
+
+
+def rollout_plan(check, state='started', disable_host_time_services=True, units=()):
+    """What a node still needs, decided on the controller from its one read (docker_ntpd in check mode):
+    the container's actions, then what turning the host's time services off takes; empty: a no-op node.
+    A node whose dockerd does not answer needs the engine first (the rest is read once it answers)."""
+    if check.get('engine_answers') is False:
+        return ['install engine', 'deploy']
+    actions = list(check.get('actions') or [])
+    if state != 'absent' and disable_host_time_services:
+        actions.extend(host_time_service_actions(check.get('host_time_services') or {},
+                                                 check.get('host_ntp_synchronization'), units))
+    return actions
+
+
+def image_sources(checks):
+    """{host: the host that builds its image} for every host whose read plans a build: per image (tag of
+    the build hash, and ARMv6 or not: an armv7 image does not run on a Pi 1 or Zero) the first host by
+    name builds, the others load what it saved. ``checks``: host -> its docker_ntpd check result."""
+    builders = {}
+    sources = {}
+    for host in sorted(checks):
+        check = checks[host] or {}
+        if 'build' in (check.get('actions') or []) and check.get('image'):
+            key = (check['image'], check.get('machine') == 'armv6l')
+            sources[host] = builders.setdefault(key, host)
+    return sources

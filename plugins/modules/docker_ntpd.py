@@ -594,7 +594,7 @@ class NtpdContainer(object):
                               '(%s): load it (docker load -i FILE) or build it locally (debootstrap + '
                               'docker import) and run again' % (build[4], exc))
             elif step == 'build':
-                desired = self.build(desired, *build[:5])
+                desired, step = self.build(desired, *build[:5])
             elif step == 'load':
                 desired = self.load(desired, build[0])
             elif step == 'save':
@@ -610,7 +610,7 @@ class NtpdContainer(object):
             elif step == 'remove':
                 self.client.remove_container(self.name)
             self.did(step)
-        self.result['actions'] = actions
+        self.result['actions'] = ['load' if action == 'build' and 'load' in self.performed else action for action in actions]
         self.result['after'] = current_container(self.client.inspect_container(self.name))
         return self.finish()
 
@@ -624,12 +624,17 @@ class NtpdContainer(object):
         write_atomically(self.module, path, content, mode=0o644)
 
     def build(self, desired, tag, files, buildargs, architecture, base_image):
+        """(desired with the new image id, 'build'), or 'load' when image_archive holds the image (known
+        only now where the base image was pulled first)."""
         params = self.params
         base = self.client.inspect_image(base_image)
         if base is None:
             self.fail('the base image %s is still missing after the pull' % base_image)
         digest = build_hash(files, base['Id'], buildargs)
         tag = image_tag(params['image'], architecture, digest)
+        self.result.update(image=tag, build_hash=digest)
+        if self.archive_holds(params['image_archive'], tag, digest):
+            return self.load(desired, tag), 'load'
         labels = {BUILD_HASH_LABEL: digest, 'fleet.linux.ntpd.base-image': base_image,
                   'fleet.linux.ntpd.base-image-id': base['Id']}
         try:
@@ -638,8 +643,8 @@ class NtpdContainer(object):
                 timeout=params['build_timeout'])
         except DockerError as exc:
             self.fail('building %s from %s failed: %s' % (tag, params['build_context'], exc))
-        self.result.update(image=tag, image_id=image_id, build_hash=digest, build_log=output[-30:])
-        return dict(desired, image_id=image_id) if desired else desired
+        self.result.update(image_id=image_id, build_log=output[-30:])
+        return (dict(desired, image_id=image_id) if desired else desired), 'build'
 
     def load(self, desired, tag):
         """docker load of image_archive, then the image checked by its build label like a local build."""
