@@ -82,8 +82,8 @@ class ArrayPlan(object):
     def plan_boot(self, array, md, options):
         boot = array['boot']
         if md['actions']:
-            self.remember = ((['grub-install'] if options['grub_install'] else [])
-                             + (['grub-mkconfig'] if level_changes_from_other_than_raid1(md) else []))
+            self.remember = [step for step, owed in (('grub-install', options['grub_install']),
+                                                     ('grub-mkconfig', level_changes_from_other_than_raid1(md))) if owed]
         if boot['in_fstab'] and not boot['mounted']:
             self.mount_boot = True
             self.steps.append('mount /boot (as in fstab)')

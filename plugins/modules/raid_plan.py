@@ -173,7 +173,9 @@ PROC_ROOT = '/proc'
 DEV_ROOT = '/dev'
 STAT = os.stat
 FSTAB = '/etc/fstab'
-BOOT_DIR = '/boot'
+BOOT = '/boot'
+# Where the initramfs images are (tests point it at a fixture directory).
+INITRAMFS_DIR = '/boot'
 SYSTEMD_WANTS = '/etc/systemd/system/sysinit.target.wants'
 # GRUB's boot code carries its name in the first sector.
 GRUB_SIGNATURE = b'GRUB'
@@ -234,12 +236,13 @@ class JobSurvey(object):
                     free=fs.f_bavail * fs.f_frsize)
 
     def boot_disks(self, spec, members):
+        """Kernel names of the disks to keep bootable: those given, or the disks of the array's devices."""
         if spec['boot_disks']:
-            return ['/dev/%s' % self.blockdevs.identify(disk) for disk in spec['boot_disks']]
+            return [self.blockdevs.identify(disk) for disk in spec['boot_disks']]
         disks = []
         for member in members:
             name = os.path.basename(member)
-            disk = '/dev/%s' % (self.blockdevs.parent_disk(name) or name)
+            disk = self.blockdevs.parent_disk(name) or name
             if disk not in disks:
                 disks.append(disk)
         return disks
@@ -248,15 +251,15 @@ class JobSurvey(object):
         disks = []
         for disk in self.boot_disks(spec, members):
             try:
-                disks.append(dict(disk=disk, grub=holds_grub(disk)))
+                disks.append(dict(disk='/dev/%s' % disk, grub=holds_grub(os.path.join(self.blockdevs.dev_root, disk))))
             except (IOError, OSError) as error:
-                raise Refusal('cannot read the boot sector of %s: %s' % (disk, error))
+                raise Refusal('cannot read the boot sector of /dev/%s: %s' % (disk, error))
         array = os.path.basename(spec['device'])
         owed = [step for step in OWED_STEPS if os.path.lexists(os.path.join(self.params['state_dir'], '%s.%s' % (array, step)))]
         fstab = parse_fstab(read_text(FSTAB, ''))
         return dict(disks=disks, owed=owed,
-                    in_fstab=any(entry['file'] == BOOT_DIR for entry in fstab),
-                    mounted=any(mount['mountpoint'] == BOOT_DIR for mount in self.blockdevs.mounts()),
+                    in_fstab=any(entry['file'] == BOOT for entry in fstab),
+                    mounted=any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts()),
                     start_degraded=os.path.lexists(os.path.join(SYSTEMD_WANTS, 'mdadm-last-resort@%s.timer' % name)))
 
     def array(self, spec):
@@ -280,7 +283,7 @@ class JobSurvey(object):
             memory=dict(available=meminfo.get('MemAvailable'), swaps=swaps),
             initramfs=dict(config_mtime=mtime(self.params['config_file']),
                            images=[dict(path=path, mtime=mtime(path))
-                                   for path in sorted(glob.glob(os.path.join(BOOT_DIR, 'initrd.img-*')))]))
+                                   for path in sorted(glob.glob(os.path.join(INITRAMFS_DIR, 'initrd.img-*')))]))
 
 
 def main():

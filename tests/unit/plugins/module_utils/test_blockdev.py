@@ -68,3 +68,15 @@ def test_anything_but_a_block_device_is_refused_saying_what_was_given(blockdevs,
                                            ('7:7', set())])
 def test_filesystem_types_by_device_number(blockdevs, number, types):
     assert blockdevs.filesystem_types(number) == types
+
+
+def test_the_disk_of_a_partition_is_found_through_sysfs(tmp_path):
+    """sysfs puts a partition's directory in its disk's (class/block/vdb2 -> devices/.../vdb/vdb2)."""
+    disk = tmp_path / 'sys' / 'devices' / 'pci0000:00' / 'virtio3' / 'block' / 'vdb'
+    (disk / 'vdb2').mkdir(parents=True)
+    (disk / 'vdb2' / 'partition').write_text(u'2\n')
+    (tmp_path / 'sys' / 'class' / 'block').mkdir(parents=True)
+    for name, target in (('vdb', disk), ('vdb2', disk / 'vdb2')):
+        os.symlink(str(target), str(tmp_path / 'sys' / 'class' / 'block' / name))
+    blockdevs = BlockDevices(sys_root=str(tmp_path / 'sys'))
+    assert (blockdevs.parent_disk('vdb2'), blockdevs.parent_disk('vdb')) == ('vdb', None)

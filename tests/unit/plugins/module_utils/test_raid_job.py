@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The RAID job's plan (module_utils/raid_job.py) by decision tables: survey in, what the role runs out."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import plan_job
+
+MIB = 1048576
+GROW_MD0 = ['mdadm --grow /dev/md0 --raid-devices=4 --add /dev/vdd3', 'mdadm --grow /dev/md0 --level=0']
+RAID1_TO_RAID10 = ['mdadm --grow /dev/md1 --level=0', 'mdadm --grow /dev/md1 --level=10 --add /dev/vdc2 /dev/vdd2',
+                   'mdadm --grow /dev/md1 --raid-devices=4']
+LINE = 'ARRAY /dev/md/1 metadata=1.2 name=microserver:1 UUID=d7674c1b:0ed54b0d:45d460fe:0955b373'
+
+
+def md(actions=(), before_level=0, after_level=0, changed=None, interrupted=False):
+    return dict(actions=list(actions), changed=bool(actions) if changed is None else changed,
+                reshape_interrupted=interrupted, config_line=LINE,
+                before=dict(level=before_level), after=dict(level=after_level))
+
+
+def swap_array(actions=GROW_MD0, used=0, changed=False, interrupted=False, backup_device='vda1', free=10 * 1024 * MIB):
+    return dict(device='/dev/md0', name='md0', kind='swap', md=md(actions, interrupted=interrupted),
+                content=None if interrupted else dict(changed=changed, before=dict(
+                    active=True, used=used, uuid='6c1f7ac5', label='swap one')),
+                backup=dict(file='/root/md0-reshape.backup', directory='/root', device=backup_device, free=free)
+                if actions else None,
+                boot=None)
+
+
+def boot_array(actions=RAID1_TO_RAID10, before_level=1, after_level=10, grub=(True, True, True, True), owed=(),
+               mounted=True, start_degraded=True):
+    disks = [dict(disk='/dev/vd%s' % letter, grub=has) for letter, has in zip('abcd', grub)]
+    return dict(device='/dev/md1', name='md1', kind='filesystem', md=md(actions, before_level, after_level),
+                content=dict(changed=False, before={}),
+                backup=dict(file='/root/md1-reshape.backup', directory='/root', device='vda1', free=10 * 1024 * MIB)
+                if actions else None,
+                boot=dict(disks=disks, owed=list(owed), in_fstab=True, mounted=mounted, start_degraded=start_degraded))
+
+
+def survey(*arrays, **host):
+    return dict(arrays=list(arrays),
+                memory=dict(available=host.get('available', 512 * MIB),
+                            swaps=host.get('swaps', [dict(name='md0', size=186 * MIB, used=0)])),
+                initramfs=dict(config_mtime=host.get('config_mtime', 100.0),
+                               images=[dict(path='/boot/initrd.img-6.1.0-28-amd64', mtime=host.get('initrd_mtime', 200.0))]))
+
+
+def test_nothing_to_do():
+    plan = plan_job(survey(swap_array(actions=()), boot_array(actions=())))
+    assert plan['changes'] is False
+    assert plan['summary'] == [{'/dev/md0': ['nothing to do']}, {'/dev/md1': ['nothing to do']}]
+    assert plan['arrays'][0] == dict(device='/dev/md0', steps=['nothing to do'], reshape=False, grow_filesystem=False,
+                                     rebuild_swap=False, remember=[], mount_boot=False)
+    assert (plan['initramfs'], plan['grub_mkconfig'], plan['grub_install'], plan['forget'], plan['start_degraded'],
+            plan['refusals']) == (False, False, [], [], [], [])
+
+
+def test_the_whole_job_of_the_notes():
+    plan = plan_job(survey(swap_array(), boot_array()))
+    assert plan['summary'][0]['/dev/md0'] == GROW_MD0 + [
+        're-create the swap on /dev/md0 across it, same UUID 6c1f7ac5 and LABEL swap one (swap_rebuild)']
+    assert plan['summary'][1]['/dev/md1'] == RAID1_TO_RAID10 + [
+        'grow the filesystem on /dev/md1 (fs_grow) to fill it',
+        'grub-install --target=i386-pc on /dev/vda, /dev/vdb, /dev/vdc, /dev/vdd']
+    assert plan['summary'][2] == {'initramfs': [
+        'update-initramfs -u -k all (an initramfs in /boot is older than mdadm.conf, or it changes)']}
+    md0, md1 = plan['arrays']
+    assert (md0['reshape'], md0['rebuild_swap'], md0['grow_filesystem']) == (True, True, False)
+    assert (md1['reshape'], md1['grow_filesystem'], md1['remember']) == (True, True, ['grub-install'])
+    assert plan['grub_install'] == ['/dev/vda', '/dev/vdb', '/dev/vdc', '/dev/vdd']
+    assert plan['grub_mkconfig'] is False  # from RAID1: GRUB's configuration already finds the array
+    assert plan['forget'] == ['md1.grub-install']
+    assert plan['refusals'] == []
+
+
+@pytest.mark.parametrize('before_level, after_level, mkconfig', [
+    (1, 10, False), (0, 10, True), (5, 6, True), (10, 10, False), (1, 1, False)])
+def test_the_grub_configuration_follows_a_level_change_from_other_than_raid1(before_level, after_level, mkconfig):
+    plan = plan_job(survey(boot_array(before_level=before_level, after_level=after_level)))
+    assert plan['grub_mkconfig'] is mkconfig
+    assert plan['arrays'][0]['remember'] == ['grub-install'] + (['grub-mkconfig'] if mkconfig else [])
+
+
+def test_grub_goes_on_the_disks_without_it_only_when_nothing_is_reshaped():
+    plan = plan_job(survey(boot_array(actions=(), grub=(True, False, True, False))))
+    assert plan['grub_install'] == ['/dev/vdb', '/dev/vdd']
+    assert plan['summary'] == [{'/dev/md1': ['grub-install --target=i386-pc on /dev/vdb, /dev/vdd']}]
+
+
+def test_grub_install_off_installs_nothing_and_remembers_nothing_of_it():
+    plan = plan_job(survey(boot_array(grub=(False,) * 4)), {'grub_install': False})
+    assert plan['grub_install'] == [] and plan['arrays'][0]['remember'] == []
+
+
+def test_steps_an_interrupted_run_owes_are_done_then_forgotten():
+    plan = plan_job(survey(boot_array(actions=(), owed=('grub-install', 'grub-mkconfig'))))
+    assert plan['grub_install'] == ['/dev/vda', '/dev/vdb', '/dev/vdc', '/dev/vdd']
+    assert plan['grub_mkconfig'] is True
+    assert plan['forget'] == ['md1.grub-install', 'md1.grub-mkconfig']
+
+
+def test_an_interrupted_reshape_rebuilds_the_swap_if_needed_and_remounts_boot():
+    swap = swap_array(interrupted=True)
+    boot = boot_array(mounted=False)
+    plan = plan_job(survey(swap, boot))
+    assert plan['arrays'][0]['rebuild_swap'] is True
+    assert 'across it if needed' in plan['summary'][0]['/dev/md0'][-1]
+    assert plan['arrays'][1]['mount_boot'] is True
+
+
+def test_a_changed_mdadm_conf_alone_is_written_and_the_initramfs_follows():
+    plan = plan_job(survey(dict(boot_array(actions=()), md=md(changed=True))))
+    assert plan['summary'][0]['/dev/md1'] == ['write %s to /etc/mdadm/mdadm.conf' % LINE]
+    assert plan['arrays'][0]['reshape'] is True and plan['initramfs'] is True
+
+
+@pytest.mark.parametrize('config_mtime, initrd_mtime, update', [(100.0, 200.0, False), (300.0, 200.0, True), (None, 200.0, False)])
+def test_the_initramfs_is_regenerated_when_older_than_mdadm_conf(config_mtime, initrd_mtime, update):
+    plan = plan_job(survey(swap_array(actions=()), config_mtime=config_mtime, initrd_mtime=initrd_mtime))
+    assert plan['initramfs'] is update
+    assert plan_job(survey(swap_array(actions=()), config_mtime=config_mtime, initrd_mtime=initrd_mtime),
+                    {'update_initramfs': False})['initramfs'] is False
+
+
+def test_the_last_resort_timer_is_wanted_once():
+    assert plan_job(survey(boot_array(actions=(), start_degraded=False)))['start_degraded'] == ['mdadm-last-resort@md1.timer']
+    assert plan_job(survey(boot_array(actions=(), start_degraded=False)), {'start_degraded_boot': False})['start_degraded'] == []
+
+
+@pytest.mark.parametrize('device, free, refused', [
+    ('vda1', 10 * 1024 * MIB, False),
+    ('md1', 10 * 1024 * MIB, True),   # the other array of the job: md_reshape only knows its own
+    ('vda1', 63 * MIB, True),
+    (None, 10 * 1024 * MIB, False),   # a filesystem without a device (say NFS) outside every array
+])
+def test_the_backup_directory_is_outside_every_array_and_has_room(device, free, refused):
+    plan = plan_job(survey(swap_array(backup_device=device, free=free), boot_array(actions=())))
+    assert bool(plan['refusals']) is refused
+    if refused:
+        assert plan['refusals'][0].startswith('The backup file /root/md0-reshape.backup of /dev/md0 needs a directory')
+        assert 'Nothing was changed' in plan['refusals'][0]
+
+
+@pytest.mark.parametrize('used, available, other_free, force, refused', [
+    (100 * MIB, 512 * MIB, 0, False, False),
+    (600 * MIB, 512 * MIB, 0, False, True),
+    (600 * MIB, 512 * MIB, 100 * MIB, False, False),  # the other swap takes the rest
+    (600 * MIB, 512 * MIB, 0, True, False),
+])
+def test_memory_must_take_back_the_swap_to_rebuild(used, available, other_free, force, refused):
+    swaps = [dict(name='md0', size=744 * MIB, used=used), dict(name='zram0', size=other_free, used=0)]
+    plan = plan_job(survey(swap_array(used=used), available=available, swaps=swaps), {'swap_force': force})
+    assert bool(plan['refusals']) is refused
+    if refused:
+        assert plan['refusals'][0].startswith('swapoff /dev/md0 would have to bring back')
+
+
+def test_the_survey_is_not_changed_by_planning():
+    data = survey(swap_array(), boot_array(owed=('grub-mkconfig',)))
+    kept = copy.deepcopy(data)
+    plan_job(data)
+    assert data == kept
