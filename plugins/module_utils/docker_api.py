@@ -273,11 +273,14 @@ def context_tar(directory):
 
 def archive_images(path):
     """(repo tags, labels) of each image in the ``docker save`` archive at ``path`` (its manifest.json
-    and each image's config, read without extracting anything)."""
-    with tarfile.open(path, mode='r:') as tar:
-        manifest = json.loads(tar.extractfile('manifest.json').read().decode('utf-8'))
-        images = []
-        for entry in manifest:
-            config = json.loads(tar.extractfile(entry['Config']).read().decode('utf-8'))
-            images.append((entry.get('RepoTags') or [], (config.get('config') or {}).get('Labels') or {}))
+    and each image's config, read without extracting anything); ValueError when it is not one."""
+    try:
+        with tarfile.open(path, mode='r:') as tar:
+            manifest = json.loads(tar.extractfile('manifest.json').read().decode('utf-8'))
+            images = []
+            for entry in manifest:
+                config = json.loads(tar.extractfile(entry['Config']).read().decode('utf-8'))
+                images.append((entry.get('RepoTags') or [], (config.get('config') or {}).get('Labels') or {}))
+    except (tarfile.TarError, KeyError, TypeError, AttributeError, EOFError) as exc:
+        raise ValueError('%s: %s' % (type(exc).__name__, exc))
     return images

@@ -567,7 +567,7 @@ class NtpdContainer(object):
             return False
         try:
             return archive_matches(archive_images(path), tag, digest)
-        except (OSError, IOError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, IOError, ValueError) as exc:
             raise Refusal('%s is not a docker save archive (%s): remove it and run again' % (path, exc))
 
     def execute(self, actions, desired, build, current):

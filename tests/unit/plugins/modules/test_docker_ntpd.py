@@ -9,16 +9,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import io
 import json
 import os
 import shutil
 import socket
+import tarfile
 from pathlib import Path as py_path
 
 import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
-from ansible_collections.fleet.linux.plugins.module_utils.docker_api import DockerError, context_files
+from ansible_collections.fleet.linux.plugins.module_utils.docker_api import DockerError, archive_images, context_files
 from ansible_collections.fleet.linux.plugins.module_utils import ntpd_plan
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import BUILD_HASH_LABEL, build_hash, image_tag
 from ansible_collections.fleet.linux.plugins.modules import docker_ntpd
@@ -102,7 +104,7 @@ def test_a_port_number_out_of_range_is_refused_before_any_probe():
 # -- main() against a fake engine fed with captured inspect JSON --
 
 CHANGING = ('pull_image', 'build_image', 'create_container', 'start_container', 'stop_container',
-            'restart_container', 'remove_container')
+            'restart_container', 'remove_container', 'save_image', 'load_image')
 BASE = 'fleet-lab/debian:bookworm'
 BASE_ID = 'sha256:' + '5' * 64
 # Free in the captured /proc/net (10123 and 10124 are held by the hardened container's proxy).
@@ -170,6 +172,17 @@ class FakeEngine(object):
     def remove_container(self, name):
         self.record('remove_container', name)
         self.container = None
+
+    def save_image(self, name, sink, timeout=1800):
+        self.record('save_image', name)
+        sink.write(b'saved ' + name.encode('ascii'))
+
+    def load_image(self, source, timeout=1800):
+        self.record('load_image')
+        for repo_tags, labels in archive_images(source.name):
+            image = copy.deepcopy(fixture('image_built.json'))
+            image['Config']['Labels'] = labels
+            self.images.update((tag, image) for tag in repo_tags)
 
 
 def fixture(name):
@@ -384,3 +397,158 @@ def test_main_refuses_a_build_context_another_user_can_change(monkeypatch, host,
     result = run(monkeypatch, engine, host)
     assert result['failed'] and message in result['msg'] and result['msg'].startswith('build_context: ')
     assert engine.calls == []
+
+
+# -- one read per node: files as content, host time services, architecture, image shipped (issue 13) --
+
+DOCKERFILE = 'ARG BASE\nFROM ${BASE}\n'
+
+
+def run_with_commands(monkeypatch, engine, args, commands, check_mode=False):
+    monkeypatch.setattr(docker_ntpd, 'DockerClient', lambda socket_path: engine)
+    return run_module(docker_ntpd, args, commands, check_mode=check_mode, monkeypatch=monkeypatch)
+
+
+def test_check_mode_plans_the_files_given_as_content_and_writes_nothing(monkeypatch, host, tmp_path):
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    args = dict(host, build_context=str(tmp_path / 'new-build'), config_file=str(tmp_path / 'etc' / 'ntp.conf'),
+                dockerfile_content=DOCKERFILE, config_content='server 10.123.0.1 iburst\n', published_ports=FREE_PORTS)
+    result = run(monkeypatch, engine, args, check_mode=True)
+    assert not result.get('failed'), result
+    assert result['actions'] == ['write_dockerfile', 'write_config', 'build', 'create', 'start']
+    assert not (tmp_path / 'new-build').exists() and not (tmp_path / 'etc').exists()
+    assert engine.changes() == []
+
+
+def test_content_equal_to_the_files_is_a_no_op(monkeypatch, host):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    args = dict(host, dockerfile_content=DOCKERFILE, config_content='driftfile /var/lib/ntp/ntp.drift\n')
+    result = run(monkeypatch, engine, args)
+    assert (result['changed'], result['actions'], engine.changes()) == (False, [], [])
+
+
+def test_a_new_configuration_is_written_and_restarts_the_running_container(monkeypatch, host):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, dict(host, config_content='server 10.123.0.1 iburst\n'))
+    assert not result.get('failed'), result
+    assert result['actions'] == ['write_config', 'restart'] and engine.changes() == ['restart_container']
+    assert py_path(host['config_file']).read_text() == 'server 10.123.0.1 iburst\n'
+    assert oct(os.stat(host['config_file']).st_mode & 0o777) == oct(0o644)
+
+
+def test_a_new_dockerfile_is_written_before_the_build_of_its_image(monkeypatch, host):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, dict(host, dockerfile_content=DOCKERFILE + 'RUN true\n', state='present'))
+    assert not result.get('failed'), result
+    assert result['actions'] == ['write_dockerfile', 'build', 'recreate', 'start']
+    assert (py_path(host['build_context']) / 'Dockerfile').read_text().endswith('RUN true\n')
+    assert engine.changes()[0] == 'build_image'
+
+
+def test_a_link_at_the_config_path_is_refused_not_written_through(monkeypatch, host, tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.write_text('keep\n')
+    os.remove(host['config_file'])
+    os.symlink(str(target), host['config_file'])
+    engine = engine_with_image(host)
+    result = run(monkeypatch, engine, dict(host, config_content='server 10.123.0.1\n'))
+    assert result['failed'] and 'is a symbolic link' in result['msg'] and result['changed'] is False
+    assert target.read_text() == 'keep\n' and engine.calls == []
+
+
+SYSTEMCTL_SHOW = ('systemctl', 'show', '--property=Id,LoadState,ActiveState,UnitFileState', 'ntp.service',
+                  'chrony.service', 'chronyd.service', 'systemd-timesyncd.service')
+
+
+def test_the_read_reports_the_host_time_services(monkeypatch, host):
+    commands = FakeCommands({SYSTEMCTL_SHOW: (0, fixture('systemctl_show_chrony.txt'), ''),
+                             ('timedatectl', 'show', '--property=NTP', '--value'): (0, 'yes\n', '')})
+    engine = engine_with_image(host, container=running_as_declared(host))
+    args = dict(host, host_time_services=['ntp.service', 'chrony.service', 'chronyd.service'])
+    result = run_with_commands(monkeypatch, engine, args, commands, check_mode=True)
+    assert result['host_time_services'] == {'chrony.service': {'name': 'chrony.service', 'state': 'running',
+                                                               'status': 'enabled'}}
+    assert result['host_ntp_synchronization'] == 'yes' and result['actions'] == []
+    assert result['engine_answers'] is True and result['architecture'] == 'amd64'
+
+
+def test_a_daemon_that_does_not_answer_is_reported_for_the_rollout(monkeypatch, host):
+    engine = engine_with_image(host, failures={'version': DockerError('Docker socket /var/run/docker.sock does not exist')})
+    result = run(monkeypatch, engine, host, check_mode=True)
+    assert result['failed'] and result['engine_answers'] is False and result['changed'] is False
+    assert 'does not exist' in result['msg']
+
+
+def test_the_base_image_is_chosen_by_dockerds_architecture(monkeypatch, host):
+    args = dict((key, value) for key, value in host.items() if key not in ('base_image', 'architecture'))
+    args['base_images'] = {'amd64': BASE, 'armhf': 'arm32v7/debian'}
+    engine = engine_with_image(host, container=running_as_declared(host))
+    result = run(monkeypatch, engine, args)
+    assert (result.get('architecture'), result.get('base_image'), result['actions']) == ('amd64', BASE, []), result
+    result = run(monkeypatch, engine, dict(args, base_images={'armhf': 'arm32v7/debian'}))
+    assert result['failed'] and 'no base image for architecture amd64' in result['msg'] and engine.changes() == []
+
+
+def save_archive(path, tag, labels):
+    """A docker save archive (manifest.json and the image config) holding ``tag`` with ``labels``."""
+    with tarfile.open(str(path), 'w') as tar:
+        for name, content in (('manifest.json', [{'Config': 'c0ffee.json', 'RepoTags': [tag], 'Layers': []}]),
+                              ('c0ffee.json', {'config': {'Labels': labels}})):
+            data = json.dumps(content).encode('utf-8')
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+def test_the_image_is_loaded_from_the_archive_of_the_same_build_instead_of_built(monkeypatch, host, tmp_path):
+    tag, image = built_image(host)
+    archive = save_archive(tmp_path / 'image.tar', tag, image['Config']['Labels'])
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    args = dict(host, image_archive=archive, published_ports=FREE_PORTS)
+    assert run(monkeypatch, engine, args, check_mode=True)['actions'] == ['load', 'create', 'start']
+    result = run(monkeypatch, engine, args)
+    assert not result.get('failed'), result
+    assert result['actions'] == ['load', 'create', 'start']
+    assert engine.changes() == ['load_image', 'create_container', 'start_container']
+
+
+def test_an_archive_of_another_build_is_not_loaded_the_image_is_built(monkeypatch, host, tmp_path):
+    tag, image = built_image(host)
+    archive = save_archive(tmp_path / 'image.tar', tag, {BUILD_HASH_LABEL: 'another build'})
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    result = run(monkeypatch, engine, dict(host, image_archive=archive, state='built'))
+    assert result['actions'] == ['build'] and engine.changes() == ['build_image']
+
+
+def test_a_pulled_base_then_decides_between_load_and_build(monkeypatch, host, tmp_path):
+    """Without the base image the build hash is unknown until the pull: the archive is read after it."""
+    tag, image = built_image(host)
+    archive = save_archive(tmp_path / 'image.tar', tag, image['Config']['Labels'])
+    engine = FakeEngine()
+    result = run(monkeypatch, engine, dict(host, image_archive=archive, state='built'))
+    assert not result.get('failed'), result
+    assert result['actions'] == ['pull', 'load'] and engine.changes() == ['pull_image', 'load_image']
+
+
+def test_not_a_docker_save_archive_is_refused(monkeypatch, host, tmp_path):
+    bogus = tmp_path / 'image.tar'
+    bogus.write_text('not a tar')
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    result = run(monkeypatch, engine, dict(host, image_archive=str(bogus), state='built'))
+    assert result['failed'] and 'is not a docker save archive' in result['msg'] and engine.changes() == []
+
+
+def test_built_saves_the_image_once_and_touches_no_container(monkeypatch, host, tmp_path):
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}}, container=running_as_declared(host))
+    archive = tmp_path / 'out' / 'image.tar'
+    args = dict(host, state='built', save_archive=str(archive))
+    result = run(monkeypatch, engine, args)
+    assert not result.get('failed'), result
+    assert result['actions'] == ['build', 'save'] and engine.changes() == ['build_image', 'save_image']
+    assert archive.read_bytes() == b'saved ' + result['image'].encode('ascii')
+    assert oct(archive.stat().st_mode & 0o777) == oct(0o600)
+    tag, image = built_image(host)
+    save_archive(archive, tag, image['Config']['Labels'])
+    engine.calls = []
+    assert run(monkeypatch, engine, args)['actions'] == [] and engine.changes() == []
