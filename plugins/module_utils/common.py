@@ -11,6 +11,8 @@ import errno
 import os
 import stat
 
+from ansible.module_utils.six.moves import shlex_quote
+
 C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
 
 
@@ -45,6 +47,11 @@ class CommandRunner(object):
                 msg='%s failed (exit %d): %s' % (' '.join(cmd), rc, (err or out).strip()),
                 cmd=cmd, rc=rc, stdout=out, stderr=err)
         return rc, out, err
+
+
+def command_line(argv):
+    """An argument list as one line a shell would run as that list: how every module reports its actions."""
+    return ' '.join(shlex_quote(str(arg)) for arg in argv)
 
 
 def read_file(path, default=None):

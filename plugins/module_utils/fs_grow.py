@@ -10,7 +10,7 @@ import os
 import tempfile
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags, device_node
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, command_line, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
     Btrfs, explain_failure, filesystem_class, human, plan_grow)
 
@@ -39,7 +39,7 @@ class FsGrow(object):
 
     def fail(self, msg, **kwargs):
         """Fail saying whether anything changed: ``changed`` is true once a command that changes ran."""
-        self.module.fail_json(msg=msg, changed=self.changed(), actions=self.done, **kwargs)
+        self.module.fail_json(msg=msg, changed=self.changed(), actions=[command_line(a) for a in self.done], **kwargs)
 
     def mount_of_path(self, path):
         """The mount entry holding ``path``, which must exist (the last mounted one wins, like path lookup)."""
@@ -97,7 +97,7 @@ class FsGrow(object):
         argv = fs.read_argv(device, mountpoint)
         rc, out, err = self.runner(argv[0]).run(*argv[1:], check_rc=False)
         if rc != 0:
-            raise Refusal('%s failed (exit %d): %s' % (' '.join([self.runner(argv[0]).path] + argv[1:]), rc, (err or out).strip()))
+            raise Refusal('%s failed (exit %d): %s' % (command_line([self.runner(argv[0]).path] + argv[1:]), rc, (err or out).strip()))
         try:
             state = fs.parse(out)
         except ValueError as exc:
@@ -128,7 +128,7 @@ class FsGrow(object):
             return
         msg = explain_failure([self.runner(tool).path] + argv[1:], rc, out, err)
         if self.changed():
-            msg += ' (already done: %s; the filesystem was not grown)' % '; '.join(' '.join(a) for a in self.done)
+            msg += ' (already done: %s; the filesystem was not grown)' % '; '.join(command_line(a) for a in self.done)
         self.fail(msg, rc=rc, stdout=out, stderr=err)
 
     def survey(self, params):
@@ -153,7 +153,7 @@ class FsGrow(object):
         actions = plan_grow(fs, state, device, device_size, mountpoint, params['mount_temporarily'], TEMPORARY_MOUNTPOINT)
         after = dict(before, fs_size=before['target_size'] if actions else before['fs_size'])
         return dict(self.partial, changed=bool(actions), after=after,
-                    actions=[[self.runner(a[0]).path] + a[1:] for a in actions],
+                    actions=[command_line([self.runner(a[0]).path] + a[1:]) for a in actions],
                     _context=(fs, name, actions))
 
     def run(self):
@@ -170,7 +170,7 @@ class FsGrow(object):
                 state = self.read_state(fs, self.fstype, result['device'], result['mountpoint'])
             except Refusal as exc:
                 self.fail(str(exc))
-            result.update(actions=self.done, after=self.sizes(fs, state, self.blockdevs.size(name)))
+            result.update(actions=[command_line(a) for a in self.done], after=self.sizes(fs, state, self.blockdevs.size(name)))
         result['diff'] = {'before': self.describe(result['device'], result['before']),
                           'after': self.describe(result['device'], result['after'])}
         self.module.exit_json(**result)

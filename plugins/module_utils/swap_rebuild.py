@@ -9,7 +9,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags, device_node
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_text
+from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, command_line, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import human
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
     PAGE_SIZES, fstab_swap_options, parse_fstab, parse_swap_header, plan_swap_rebuild, spanning_last_page)
@@ -30,7 +30,7 @@ class SwapRebuild(object):
 
     def fail(self, msg, **kwargs):
         """Fail saying whether anything changed: ``changed`` is true once a command that changes ran."""
-        self.module.fail_json(msg=msg, changed=bool(self.done), actions=self.done, **kwargs)
+        self.module.fail_json(msg=msg, changed=bool(self.done), actions=[command_line(a) for a in self.done], **kwargs)
 
     def runner(self, tool):
         if tool not in self.runners:
@@ -93,7 +93,7 @@ class SwapRebuild(object):
         after = dict(before, swap_size=before['spanning_size'] if actions else before['swap_size'],
                      page_size=self.page_size if actions else before['page_size'])
         return dict(self.partial, changed=bool(actions), after=after,
-                    actions=[[self.runner(a[0]).path] + a[1:] for a in actions], _context=(header, actions))
+                    actions=[command_line([self.runner(a[0]).path] + a[1:]) for a in actions], _context=(header, actions))
 
     def run(self):
         self.partial = {}
@@ -110,7 +110,7 @@ class SwapRebuild(object):
             except Refusal as exc:
                 self.fail('%s: the swap was re-created, but reading it back failed: %s' % (self.device, exc))
             self.check_identity(header, new_header, result['before'], after)
-            result.update(actions=self.done, after=after)
+            result.update(actions=[command_line(a) for a in self.done], after=after)
         result['diff'] = {'before': self.describe(result['before']), 'after': self.describe(result['after'])}
         self.module.exit_json(**result)
 
@@ -138,8 +138,8 @@ class SwapRebuild(object):
                 state = self.after_mkswap_failed(swapon[0] if swapon else None)
             else:
                 state = ('The swap was re-created across the device with the same UUID and label but is off; '
-                         'turn it on with: %s' % ' '.join([runner.path] + argv[1:]))
-            self.fail('%s failed (exit %d): %s. %s' % (' '.join([runner.path] + argv[1:]), rc, (err or out).strip(), state),
+                         'turn it on with: %s' % command_line([runner.path] + argv[1:]))
+            self.fail('%s failed (exit %d): %s. %s' % (command_line([runner.path] + argv[1:]), rc, (err or out).strip(), state),
                       rc=rc, stdout=out, stderr=err, before=before)
 
     def after_mkswap_failed(self, swapon):

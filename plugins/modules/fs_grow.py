@@ -99,11 +99,14 @@ mountpoint:
   type: str
   sample: /boot
 actions:
-  description: The commands run (or, in check mode, that would run), as argument lists.
+  description:
+    - The commands run (or, in check mode, that would run), each as one command line (arguments quoted as a
+      shell would need them), as every fleet.linux module reports its actions.
+    - On failure, the commands run before it.
   returned: always
   type: list
-  elements: list
-  sample: [["/usr/sbin/resize2fs", "/dev/md1"]]
+  elements: str
+  sample: ["/usr/sbin/resize2fs /dev/md1"]
 before:
   description:
     - Sizes in bytes before growing. C(fs_size) is the filesystem size, C(device_size) the block

@@ -78,14 +78,17 @@ device:
   type: str
   sample: /dev/md0
 actions:
-  description: The commands run (or, in check mode, that would run), as argument lists.
+  description:
+    - The commands run (or, in check mode, that would run), each as one command line (arguments quoted as a
+      shell would need them), as every fleet.linux module reports its actions.
+    - On failure, the commands run before it.
   returned: always
   type: list
-  elements: list
+  elements: str
   sample:
-    - ["/sbin/swapoff", "/dev/md0"]
-    - ["/sbin/mkswap", "-L", "swap", "-U", "2863a135-946b-4876-8458-454cec3f620e", "/dev/md0"]
-    - ["/sbin/swapon", "-p", "5", "/dev/md0"]
+    - /sbin/swapoff /dev/md0
+    - /sbin/mkswap -L swap -U 2863a135-946b-4876-8458-454cec3f620e /dev/md0
+    - /sbin/swapon -p 5 /dev/md0
 before:
   description:
     - The swap before the rebuild. Sizes in bytes; C(swap_size) is the usable size written in the

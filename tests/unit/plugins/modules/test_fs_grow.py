@@ -85,13 +85,13 @@ def test_ext4_grown_online(guest, args):
     assert not result.get('failed'), result
     assert result['changed'] is True
     assert (result['device'], result['mountpoint'], result['fstype']) == ('/dev/md1', '/srv/boot', 'ext4')
-    assert result['actions'] == [['/usr/sbin/resize2fs', '/dev/md1']]
+    assert result['actions'] == ['/usr/sbin/resize2fs /dev/md1']
     assert result['after']['fs_size'] == 190464 * 1024
 
 
 def test_check_mode_runs_nothing_that_changes(guest):
     result = guest.run(check_mode=True, device='/dev/md1')
-    assert result['changed'] is True and result['actions'] == [['/usr/sbin/resize2fs', '/dev/md1']]
+    assert result['changed'] is True and result['actions'] == ['/usr/sbin/resize2fs /dev/md1']
     assert guest.changing_calls() == []
 
 
@@ -100,7 +100,7 @@ def test_xfs_grown_on_its_mountpoint(guest):
     guest.commands.add(['xfs_growfs', '/srv/xfs'])
     result = guest.run(path='/srv/xfs')
     assert not result.get('failed'), result
-    assert (result['device'], result['actions']) == ('/dev/vdc3', [['/usr/sbin/xfs_growfs', '/srv/xfs']])
+    assert (result['device'], result['actions']) == ('/dev/vdc3', ['/usr/sbin/xfs_growfs /srv/xfs'])
 
 
 def test_btrfs_every_member_grown(guest):
@@ -111,8 +111,7 @@ def test_btrfs_every_member_grown(guest):
     guest.commands.add(['btrfs', 'filesystem', 'resize', '2:max', '/srv/btrfs'])
     result = guest.run(path='/srv/btrfs')
     assert not result.get('failed'), result
-    assert result['actions'] == [['/usr/sbin/btrfs', 'filesystem', 'resize', '%d:max' % devid, '/srv/btrfs']
-                                 for devid in (1, 2)]
+    assert result['actions'] == ['/usr/sbin/btrfs filesystem resize %d:max /srv/btrfs' % devid for devid in (1, 2)]
 
 
 @pytest.mark.parametrize('args, message', [
@@ -172,7 +171,7 @@ def test_offline_resize_failing_after_e2fsck_repaired_says_changed(tmp_path, mon
     guest.commands.add(['resize2fs', '/dev/md1'], 1, '', 'resize2fs: No space left on device while trying to resize\n')
     result = guest.run(device='/dev/md1')
     assert result['failed'] and result['changed'] is True
-    assert result['actions'] == [['/usr/sbin/e2fsck', '-f', '-p', '/dev/md1']]
+    assert result['actions'] == ['/usr/sbin/e2fsck -f -p /dev/md1']
     assert 'already done: /usr/sbin/e2fsck -f -p /dev/md1; the filesystem was not grown' in result['msg']
 
 

@@ -94,9 +94,9 @@ def test_rebuild_across_the_grown_array(guest):
     result = guest.run()
     assert not result.get('failed'), result
     assert result['changed'] is True
-    assert result['actions'] == [['/usr/sbin/swapoff', guest.node],
-                                 ['/usr/sbin/mkswap', '-L', 'swap', '-U', UUID, guest.node],
-                                 ['/usr/sbin/swapon', '-p', '5', guest.node]]
+    assert result['actions'] == ['/usr/sbin/swapoff %s' % guest.node,
+                                 '/usr/sbin/mkswap -L swap -U %s %s' % (UUID, guest.node),
+                                 '/usr/sbin/swapon -p 5 %s' % guest.node]
     assert (result['after']['swap_size'], result['after']['uuid'], result['after']['label']) == (
         63487 * 4096, UUID, 'swap')
 
@@ -120,7 +120,7 @@ def test_a_label_with_a_space_is_kept_as_written(tmp_path, monkeypatch):
     guest.on(['mkswap', '-L', 'swap one', '-U', UUID, guest.node], header='labels/space.header.bin')
     result = guest.run(device='/dev/disk/by-label/swap\\x20one')
     assert not result.get('failed'), result
-    assert result['actions'] == [['/usr/sbin/mkswap', '-L', 'swap one', '-U', UUID, guest.node]]
+    assert result['actions'] == ["/usr/sbin/mkswap -L 'swap one' -U %s %s" % (UUID, guest.node)]
     assert result['before']['label'] == result['after']['label'] == 'swap one'
 
 
@@ -191,7 +191,7 @@ def test_mkswap_failing_after_swapoff_turns_the_old_swap_on_and_says_changed(gue
     result = guest.run()
     assert result['failed'] and result['changed'] is True
     assert 'the old one was turned on again as it was' in result['msg']
-    assert result['actions'][-1] == ['/usr/sbin/swapon', '-p', '5', guest.node]
+    assert result['actions'][-1] == '/usr/sbin/swapon -p 5 %s' % guest.node
 
 
 def test_swapon_failing_after_mkswap_says_changed_and_how_to_turn_it_on(guest):
