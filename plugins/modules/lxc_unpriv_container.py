@@ -186,17 +186,14 @@ container_dir:
   type: str
   sample: /home/web/.local/share/lxc/web
 actions:
-  description: The planned steps, each with its kind and command as it runs (or would run in check mode).
+  description:
+    - The planned steps (run, or that would run in check mode), each as the command line it runs, as every
+      fleet.linux module reports its actions; writing the configuration reads C(write PATH KEY...).
+    - On failure, the steps that ran before it (then C(changed) is true).
   returned: always
   type: list
-  elements: dict
-  sample: [{kind: start, argv: [sudo, -u, web, -H, --, env, XDG_RUNTIME_DIR=/run/user/998, lxc-start, -n, web]}]
-actions_done:
-  description: On failure, the kinds of the actions that ran before it (then C(changed) is true).
-  returned: failure
-  type: list
   elements: str
-  sample: [enable_linger, create]
+  sample: ["/usr/bin/sudo -u web -H -- env XDG_RUNTIME_DIR=/run/user/998 /usr/bin/lxc-start -n web"]
 before:
   description: Container state before the run (V(absent) when it did not exist).
   returned: always
@@ -213,7 +210,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
-    C_LOCALE, Refusal, read_no_follow, read_text, write_atomically,
+    C_LOCALE, Refusal, command_line, read_no_follow, read_text, write_atomically,
 )
 from ansible_collections.fleet.linux.plugins.module_utils.lxc import (
     LXC_STATE, OwnerCommands, check_request, creation_config, desired_config, parse_lxc_info,
@@ -279,7 +276,7 @@ class Container(object):
 
     def fail(self, msg, **kwargs):
         """fail_json saying whether an action of this run already changed something."""
-        self.module.fail_json(msg=msg, changed=bool(self.done), actions_done=list(self.done), **kwargs)
+        self.module.fail_json(msg=msg, changed=bool(self.done), actions=[self.action_line(a) for a in self.done], **kwargs)
 
     def run(self, argv, check_rc=True):
         rc, out, err = self.module.run_command(argv, environ_update=C_LOCALE, cwd='/')
@@ -373,24 +370,28 @@ class Container(object):
         finally:
             shutil.rmtree(tmpdir)
 
+    def action_line(self, action):
+        """An action as the command line it runs (a configuration write names the file and the keys it sets)."""
+        return command_line([self.config_path() if arg == '{config_path}' else arg for arg in action.argv])
+
     def execute(self, actions, facts):
         wanted = desired_config(self.params)
         for action in actions:
             if action.kind == 'enable_linger':
                 self.run(action.argv)
-                self.done.append(action.kind)
+                self.done.append(action)
                 self.wait_until(self.user_manager_up, "%s's systemd user manager" % self.owner['name'])
             elif action.kind == 'create':
                 self.create(action.argv, creation_config(facts['default_conf'] or '', facts['uid_range'],
                                                          facts['gid_range'], wanted))
-                self.done.append(action.kind)
+                self.done.append(action)
                 self.write_config(wanted)
             elif action.kind == 'configure':
                 self.write_config(wanted)
-                self.done.append(action.kind)
+                self.done.append(action)
             else:
                 self.run(action.argv)
-                self.done.append(action.kind)
+                self.done.append(action)
 
     def wait_for_address(self):
         state = {}
@@ -436,7 +437,7 @@ class Container(object):
             uid_range=dict(start=uid_range.start, count=uid_range.count, end=uid_range.end - 1),
             gid_range=dict(start=gid_range.start, count=gid_range.count, end=gid_range.end - 1),
             container_dir=os.path.dirname(self.config_path()),
-            actions=[dict(kind=a.kind, argv=a.argv) for a in actions],
+            actions=[self.action_line(a) for a in actions],
             diff=dict(before='state: %s\n' % before_state, after='state: %s\n' % after_state))
 
 

@@ -278,7 +278,7 @@ def test_failed_start_says_whether_something_changed(monkeypatch, host, config, 
     result = run(monkeypatch, host, commands, config=config)
     assert result['failed'] and result['changed'] is changed, result
     assert 'failed to start' in result['msg']
-    assert result['actions_done'] == (['configure'] if changed else [])
+    assert [line.split()[0] for line in result['actions']] == (['write'] if changed else [])
 
 
 # --- parameters refused before anything is read or run -------------------------------------------
