@@ -11,6 +11,7 @@ import errno
 import os
 import stat
 
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves import shlex_quote
 
 C_LOCALE = {'LANG': 'C', 'LC_ALL': 'C', 'LC_MESSAGES': 'C'}
@@ -21,6 +22,20 @@ class Refusal(Exception):
 
     Planners raise it before anything is changed; modules turn it into fail_json.
     """
+
+
+class TruthfulModule(AnsibleModule):
+    """An AnsibleModule whose every failure says whether something was changed before it and what was
+    done (``changed``, ``actions``, kept up to date by the module), whoever fails it (a command that exits
+    non-zero, atomic_move, an error of the module itself)."""
+
+    changed = False
+    actions = ()
+
+    def fail_json(self, msg, **kwargs):
+        kwargs.setdefault('changed', self.changed)
+        kwargs.setdefault('actions', list(self.actions))
+        super(TruthfulModule, self).fail_json(msg, **kwargs)
 
 
 class CommandRunner(object):

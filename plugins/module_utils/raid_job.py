@@ -12,6 +12,8 @@ forget; ``refusals`` lists what the job cannot do safely, before anything change
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
+
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.swap import check_room_for_swapoff
 
@@ -45,6 +47,11 @@ def memory_refusal(array, memory):
     return None
 
 
+def state_name(device):
+    """The name owed boot steps of an array are remembered under: /dev/md1 -> md1, /dev/md/boot -> boot."""
+    return device.rstrip('/').split('/')[-1]
+
+
 def level_changes_from_other_than_raid1(md):
     return bool(md['actions']) and md['before']['level'] != 1 and md['after']['level'] != md['before']['level']
 
@@ -71,7 +78,7 @@ class ArrayPlan(object):
         elif self.rebuild_swap:
             self.steps.append('re-create the swap on %s across it, same UUID %s and LABEL %s (swap_rebuild)'
                               % (self.device, content['before']['uuid'], content['before']['label']))
-        self.remember = []
+        self.remember = {}
         self.mount_boot = False
         self.grub_disks = []
         self.grub_mkconfig = False
@@ -82,8 +89,10 @@ class ArrayPlan(object):
     def plan_boot(self, array, md, options):
         boot = array['boot']
         if md['actions']:
-            self.remember = [step for step, owed in (('grub-install', options['grub_install']),
-                                                     ('grub-mkconfig', level_changes_from_other_than_raid1(md))) if owed]
+            # file name -> content: the array as it was, for whoever looks into the state directory
+            self.remember = dict(('%s.%s' % (state_name(self.device), step), json.dumps(md['before'], sort_keys=True) + '\n')
+                                 for step, owed in (('grub-install', options['grub_install']),
+                                                    ('grub-mkconfig', level_changes_from_other_than_raid1(md))) if owed)
         if boot['in_fstab'] and not boot['mounted']:
             self.mount_boot = True
             self.steps.append('mount /boot (as in fstab)')
@@ -129,8 +138,8 @@ def plan_job(survey, options=None):
         any(a['md']['changed'] for a in arrays) or initramfs_outdated(survey['initramfs']))
     forget = []
     for array, plan in zip(arrays, plans):
-        for step in (array['boot'] or {}).get('owed', []) + plan.remember:
-            name = '%s.%s' % (array['device'].rstrip('/').split('/')[-1], step)
+        owed = ['%s.%s' % (state_name(array['device']), step) for step in (array['boot'] or {}).get('owed', [])]
+        for name in owed + sorted(plan.remember):
             if name not in forget:
                 forget.append(name)
     summary = [{p.device: p.steps or ['nothing to do']} for p in plans]

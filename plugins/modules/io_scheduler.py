@@ -172,9 +172,9 @@ modules_load:
 import os
 import stat
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
-from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, read_file, write_atomically
+from ansible_collections.fleet.linux.plugins.module_utils.common import (
+    CommandRunner, Refusal, TruthfulModule, read_file, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.io_scheduler import (
     SCHEDULER_RE, VIRTUAL_PREFIXES, changes, device_pattern, is_partition, merge_rule, missing_names,
     parse_modprobe_show_depends, parse_modules_load, parse_rules, read_block_queues, render_modules_load, render_rules,
@@ -188,19 +188,6 @@ STAT = os.stat
 def write_sysfs(path, value):
     with open(path, 'w') as handle:
         handle.write(value)
-
-
-class TruthfulModule(AnsibleModule):
-    """An AnsibleModule whose every failure says whether something was changed before it, whoever
-    fails it (a command that exits non-zero, atomic_move, an error of the module itself)."""
-
-    changed = False
-    actions = ()
-
-    def fail_json(self, msg, **kwargs):
-        kwargs.setdefault('changed', self.changed)
-        kwargs.setdefault('actions', list(self.actions))
-        super(TruthfulModule, self).fail_json(msg, **kwargs)
 
 
 class IoScheduler(object):

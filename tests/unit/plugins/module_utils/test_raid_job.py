@@ -57,7 +57,7 @@ def test_nothing_to_do():
     assert plan['changes'] is False
     assert plan['summary'] == [{'/dev/md0': ['nothing to do']}, {'/dev/md1': ['nothing to do']}]
     assert plan['arrays'][0] == dict(device='/dev/md0', steps=['nothing to do'], reshape=False, grow_filesystem=False,
-                                     rebuild_swap=False, remember=[], mount_boot=False)
+                                     rebuild_swap=False, remember={}, mount_boot=False)
     assert (plan['initramfs'], plan['grub_mkconfig'], plan['grub_install'], plan['forget'], plan['start_degraded'],
             plan['refusals']) == (False, False, [], [], [], [])
 
@@ -73,7 +73,7 @@ def test_the_whole_job_of_the_notes():
         'update-initramfs -u -k all (an initramfs in /boot is older than mdadm.conf, or it changes)']}
     md0, md1 = plan['arrays']
     assert (md0['reshape'], md0['rebuild_swap'], md0['grow_filesystem']) == (True, True, False)
-    assert (md1['reshape'], md1['grow_filesystem'], md1['remember']) == (True, True, ['grub-install'])
+    assert (md1['reshape'], md1['grow_filesystem'], md1['remember']) == (True, True, {'md1.grub-install': '{"level": 1}\n'})
     assert plan['grub_install'] == ['/dev/vda', '/dev/vdb', '/dev/vdc', '/dev/vdd']
     assert plan['grub_mkconfig'] is False  # from RAID1: GRUB's configuration already finds the array
     assert plan['forget'] == ['md1.grub-install']
@@ -85,7 +85,7 @@ def test_the_whole_job_of_the_notes():
 def test_the_grub_configuration_follows_a_level_change_from_other_than_raid1(before_level, after_level, mkconfig):
     plan = plan_job(survey(boot_array(before_level=before_level, after_level=after_level)))
     assert plan['grub_mkconfig'] is mkconfig
-    assert plan['arrays'][0]['remember'] == ['grub-install'] + (['grub-mkconfig'] if mkconfig else [])
+    assert sorted(plan['arrays'][0]['remember']) == ['md1.grub-install'] + (['md1.grub-mkconfig'] if mkconfig else [])
 
 
 def test_grub_goes_on_the_disks_without_it_only_when_nothing_is_reshaped():
@@ -96,7 +96,7 @@ def test_grub_goes_on_the_disks_without_it_only_when_nothing_is_reshaped():
 
 def test_grub_install_off_installs_nothing_and_remembers_nothing_of_it():
     plan = plan_job(survey(boot_array(grub=(False,) * 4)), {'grub_install': False})
-    assert plan['grub_install'] == [] and plan['arrays'][0]['remember'] == []
+    assert plan['grub_install'] == [] and plan['arrays'][0]['remember'] == {}
 
 
 def test_steps_an_interrupted_run_owes_are_done_then_forgotten():
