@@ -103,13 +103,13 @@ options:
     type: str
   base_images:
     description:
-      - Base image per architecture (C(armhf), C(arm64), C(amd64)), used when I(base_image) is not given:
+      - Base image per architecture (C(armhf), C(arm64), C(amd64)), used when I(base_image) is not given,
         the entry of the detected (or given) I(architecture).
     type: dict
   architecture:
     description:
       - Architecture named in the image tag. Defaults to dockerd's own architecture (the userspace it
-        runs: C(armhf) for 32-bit Raspberry Pi OS on a 64-bit kernel), else the kernel's.
+        runs, so C(armhf) for 32-bit Raspberry Pi OS on a 64-bit kernel), else the kernel's.
     type: str
     choices: [armhf, arm64, amd64]
   image_archive:
