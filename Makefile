@@ -16,10 +16,12 @@ TEST_LANE_1 ?= molecule-smoke molecule-md molecule-fs_swap molecule-raid
 TEST_LANE_2 ?= lint sanity units build molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler molecule-hostile
 # Every molecule scenario (each one alone: make molecule-NAME, or make molecule SCENARIOS='a b').
 SCENARIOS ?= $(patsubst molecule-%,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2)))
+# The Debian releases whose python3 make units-matrix runs the unit tests on (3.9, 3.11, 3.13).
+PYTHON_RELEASES ?= bullseye bookworm trixie
 # Two TCG guests at once boot slower: give SSH up to 10 minutes.
 export LAB_SSH_TIMEOUT ?= 600
 
-export FLEET_CACHE
+export FLEET_CACHE PYTHON_RELEASES
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
@@ -27,12 +29,12 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export LC_ALL := C.UTF-8
 
-.PHONY: help setup deps venv collection dockerd lab demo test lint sanity units build molecule clean
+.PHONY: help setup deps venv collection dockerd lab demo test lint sanity units units-matrix build molecule clean
 
 help:
 	@echo "make demo    run the microserver RAID job against the lab guest"
 	@echo "make test    run every test (lint, sanity, units, build, molecule)"
-	@echo "make lint | sanity | units | build | molecule [SCENARIOS='smoke'] | lab | clean"
+	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='smoke'] | lab | clean"
 
 setup:
 	@$(STAGE) deps $(MAKE) --no-print-directory deps
@@ -77,6 +79,10 @@ sanity: collection
 
 units: collection
 	PYTHONPATH=$(COLLECTIONS) python -m pytest -p no:cacheprovider -n 2 tests/unit
+
+# The unit tests under each release's own python3, in images built with debootstrap (tests/python-matrix).
+units-matrix:
+	@tests/python-matrix
 
 build: collection
 	tests/build/run
