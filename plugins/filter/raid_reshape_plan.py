@@ -40,8 +40,9 @@ RETURN = r'''
 _value:
   description:
     - C(refusals) (list), C(arrays) (per array C(device), C(steps), C(reshape), C(grow_filesystem), C(rebuild_swap),
-      C(remember), C(mount_boot)), C(initramfs), C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed steps to remove once done),
-      C(start_degraded) (timer units), C(summary) (the plan to show, per array) and C(changes) (whether anything is to do).
+      C(remember), C(mount_boot)), C(initramfs), C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed
+      steps to remove once done), C(start_degraded) (timer units), C(boot_steps) (whether any of these boot steps is to
+      run), C(summary) (the plan to show, per array) and C(changes) (whether anything is to do).
   type: dict
 '''
 

@@ -149,14 +149,13 @@ def plan_job(survey, options=None):
     grub_disks = []
     for plan in plans:
         grub_disks.extend(d for d in plan.grub_disks if d not in grub_disks)
+    boot = dict(initramfs=bool(initramfs), grub_mkconfig=any(p.grub_mkconfig for p in plans), grub_install=grub_disks,
+                forget=forget, start_degraded=[p.start_degraded for p in plans if p.start_degraded])
     return dict(
+        boot,
         refusals=[r for r in refusals if r],
         arrays=[p.as_dict() for p in plans],
-        initramfs=bool(initramfs),
-        grub_mkconfig=any(p.grub_mkconfig for p in plans),
-        grub_install=grub_disks,
-        forget=forget,
-        start_degraded=[p.start_degraded for p in plans if p.start_degraded],
+        boot_steps=any(boot.values()),
         summary=summary,
         changes=any(p.steps for p in plans) or bool(initramfs),
     )

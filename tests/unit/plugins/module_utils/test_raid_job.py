@@ -59,7 +59,7 @@ def test_nothing_to_do():
     assert plan['arrays'][0] == dict(device='/dev/md0', steps=['nothing to do'], reshape=False, grow_filesystem=False,
                                      rebuild_swap=False, remember={}, mount_boot=False)
     assert (plan['initramfs'], plan['grub_mkconfig'], plan['grub_install'], plan['forget'], plan['start_degraded'],
-            plan['refusals']) == (False, False, [], [], [], [])
+            plan['refusals'], plan['boot_steps']) == (False, False, [], [], [], [], False)
 
 
 def test_the_whole_job_of_the_notes():
@@ -77,7 +77,7 @@ def test_the_whole_job_of_the_notes():
     assert plan['grub_install'] == ['/dev/vda', '/dev/vdb', '/dev/vdc', '/dev/vdd']
     assert plan['grub_mkconfig'] is False  # from RAID1: GRUB's configuration already finds the array
     assert plan['forget'] == ['md1.grub-install']
-    assert plan['refusals'] == []
+    assert plan['refusals'] == [] and plan['boot_steps'] is True
 
 
 @pytest.mark.parametrize('before_level, after_level, mkconfig', [
