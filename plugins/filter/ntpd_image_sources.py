@@ -10,6 +10,7 @@ DOCUMENTATION = r'''
 ---
 name: ntpd_image_sources
 short_description: The node that builds the ntpd image for each node that needs it
+version_added: 0.1.0
 description:
   - From every node's docker_ntpd check-mode read, maps each node whose plan builds the image to the node
     that builds it, per image tag (architecture and build hash) and ARMv6 or not the first node by name.

@@ -10,6 +10,7 @@ DOCUMENTATION = r'''
 ---
 name: ntpd_rollout_plan
 short_description: What a node still needs for ntpd_container, from its docker_ntpd check-mode read
+version_added: 0.1.0
 description:
   - The container's planned actions, then what turning the host's time services off takes
     (C(set-ntp false), C(stop UNIT), C(disable UNIT), C(mask systemd-timesyncd.service)).
