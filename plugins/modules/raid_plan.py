@@ -111,14 +111,20 @@ EXAMPLES = r'''
 
 RETURN = r'''
 arrays:
-  description: One entry per array of O(arrays), in order.
-  returned: success
+  description:
+    - One entry per array of O(arrays), in order. When the module fails, an array it refuses has only C(device)
+      and C(refusal).
+  returned: always
   type: list
   elements: dict
   contains:
     device:
       description: The array as given.
       type: str
+    refusal:
+      description: Why this array cannot be reshaped as declared (the array's path, then what is wrong and what to do).
+      type: str
+      returned: when the array is refused
     name:
       description: Its kernel name (C(md127) for C(/dev/md/boot)).
       type: str
@@ -149,6 +155,11 @@ memory:
   description: C(available) (MemAvailable, bytes) and C(swaps) (each active swap with its kernel C(name), C(size), C(used)).
   returned: success
   type: dict
+refusals:
+  description: Every array's refusal, in order (the module failed).
+  returned: failure
+  type: list
+  elements: str
 initramfs:
   description: The modification times of the mdadm configuration (C(config_mtime), null if missing) and of each C(images).
   returned: success
@@ -315,6 +326,7 @@ def main():
             arrays.append(job.array(spec))
         except (Refusal, CommandFailed) as refusal:
             refusals.append('%s: %s' % (spec['device'], refusal))
+            arrays.append(dict(device=spec['device'], refusal=refusals[-1]))
     if refusals:
         module.fail_json(msg=' | '.join(refusals), refusals=refusals, changed=False, arrays=arrays)
     module.exit_json(changed=False, arrays=arrays, **job.host())

@@ -88,6 +88,7 @@ def test_every_refusal_is_listed_and_nothing_runs(swap_host):
                             {'device': '/root/md1', 'level': '1', 'devices': BOOT}])
     assert result['failed'] and result['changed'] is False
     assert len(result['refusals']) == 2
+    assert [a.get('refusal') for a in result['arrays']] == result['refusals']
     assert result['refusals'][0].startswith('/dev/md0: /dev/vdd3 holds')
     assert result['refusals'][1].startswith('/root/md1: /root/md1 is not an md array on this host: /root/md1 does not exist')
     assert swap_host.lab.writes() == []
