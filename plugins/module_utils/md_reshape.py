@@ -368,7 +368,8 @@ class Survey(object):
         return after, line
 
     def check_result(self):
-        """What md_reshape returns in check mode: the plan, the state it ends in, the config line it writes."""
+        """What md_reshape returns in check mode: the plan, the state it ends in, the config line it writes
+        (and ``config_changes``: whether that changes the configuration file)."""
         after, line = self.planned_after()
         result = dict(changed=bool(self.planned), actions=[' '.join(s['argv']) for s in self.planned],
                       steps=self.planned, reshape_interrupted=bool(self.resume),
@@ -376,5 +377,5 @@ class Survey(object):
                       before=self.before, after=public_state(after))
         if line:
             current, wanted = config_text_with(self.params['config_file'], line)
-            result.update(config_line=line, changed=result['changed'] or wanted != current)
+            result.update(config_line=line, config_changes=wanted != current, changed=result['changed'] or wanted != current)
         return result

@@ -135,7 +135,7 @@ def plan_job(survey, options=None):
             refusals.append(memory_refusal(array, survey['memory']))
         plans.append(plan)
     initramfs = options['update_initramfs'] and (
-        any(a['md']['changed'] for a in arrays) or initramfs_outdated(survey['initramfs']))
+        any(a['md'].get('config_changes') for a in arrays) or initramfs_outdated(survey['initramfs']))
     forget = []
     for array, plan in zip(arrays, plans):
         owed = ['%s.%s' % (state_name(array['device']), step) for step in (array['boot'] or {}).get('owed', [])]
@@ -144,7 +144,7 @@ def plan_job(survey, options=None):
                 forget.append(name)
     summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
     if initramfs:
-        summary.append({'initramfs': ['%s (an initramfs in /boot is older than mdadm.conf, or it changes)'
+        summary.append({'initramfs': ['%s (mdadm.conf changes, or an initramfs in /boot is older than it)'
                                       % ' '.join(options['initramfs_command'])]})
     grub_disks = []
     for plan in plans:

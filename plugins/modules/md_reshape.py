@@ -242,6 +242,7 @@ def main():
     line = survey.line
     if module.check_mode or not (planned or (survey.blocked == 'wait' and p['wait'])):
         result.update(survey.check_result())
+        result.pop('config_changes', None)  # update_config below says it
         result['changed'] = bool(planned)
         after = result['after']
         line = result.get('config_line')

@@ -133,7 +133,8 @@ arrays:
       type: str
     md:
       description: What M(fleet.linux.md_reshape) returns in check mode (C(actions), C(steps), C(before), C(after),
-        C(changed), C(config_line), C(reshape_interrupted), C(finished)).
+        C(changed), C(config_line), C(reshape_interrupted), C(finished)), and C(config_changes), whether the planned
+        ARRAY entry changes the mdadm configuration (then the initramfs must learn it).
       type: dict
     content:
       description:

@@ -77,6 +77,7 @@ def test_the_swap_grow_is_surveyed_in_one_call_changing_nothing(swap_host):
     assert array['md']['actions'][0].startswith('mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup '
                                                 % swap_host.backup_dir)
     assert array['md']['after']['members'] == SWAP
+    assert array['md']['config_changes'] is True  # no mdadm.conf yet
     assert array['backup']['file'] == '%s/md0-reshape.backup' % swap_host.backup_dir
     assert array['backup']['free'] > 0
     assert swap_host.lab.writes() == []
@@ -105,6 +106,7 @@ def test_boot_array_reads_the_boot_sectors_and_owed_steps(boot_host):
     assert not result.get('failed'), result.get('msg')
     (array,) = result['arrays']
     assert array['md']['changed'] is False and array['backup'] is None
+    assert array['md']['config_changes'] is False
     assert array['boot'] == {
         'disks': [{'disk': '/dev/vda', 'grub': True}, {'disk': '/dev/vdb', 'grub': True},
                   {'disk': '/dev/vdc', 'grub': True}, {'disk': '/dev/vdd', 'grub': False}],
