@@ -12,9 +12,12 @@ name: ntpd_rollout_plan
 short_description: What a node still needs for ntpd_container, from its docker_ntpd check-mode read
 version_added: 0.1.0
 description:
-  - The container's planned actions, then what turning the host's time services off takes
-    (C(set-ntp false), C(stop UNIT), C(disable UNIT), C(mask systemd-timesyncd.service)).
-  - Empty for a node that needs nothing. C([install engine, deploy]) when dockerd did not answer.
+  - The container's planned actions (docker_ntpd's I(actions), docker CLI command lines), then what turning
+    the host's time services off takes, as command lines too (C(timedatectl set-ntp false),
+    C(systemctl stop UNIT), C(systemctl disable UNIT), C(systemctl mask systemd-timesyncd.service)).
+  - Empty for a node that needs nothing. When dockerd did not answer, the engine's steps
+    (C(apt-get install docker.io) unless an engine is installed, C(systemctl enable --now docker)) and a
+    comment line, the rest being planned once dockerd answers.
 options:
   _input:
     description: The registered result of fleet.linux.docker_ntpd in check mode.
@@ -44,7 +47,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: The actions still needed, in order; empty when none.
+  description: The actions still needed, in order, one command line each; empty when none.
   type: list
   elements: str
 '''

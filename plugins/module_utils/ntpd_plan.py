@@ -18,12 +18,14 @@ import re
 import stat
 import struct
 
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, command_line
 
 CONFIG_TARGET = '/etc/ntp.conf'
 DRIFT_TARGET = '/var/lib/ntp'
 RESTART_POLICY = 'always'
 BUILD_HASH_LABEL = 'fleet.linux.ntpd.build-hash'
+BASE_IMAGE_LABEL = 'fleet.linux.ntpd.base-image'
+BASE_IMAGE_ID_LABEL = 'fleet.linux.ntpd.base-image-id'
 MANAGED_LABEL = 'fleet.linux.ntpd.managed'
 STATES = ('started', 'stopped', 'absent', 'restarted', 'present', 'built')
 
@@ -403,7 +405,7 @@ def differences(current, desired):
 
 
 def plan(state, image_ready, base_present, current, desired, writes=(), image_loadable=False):
-    """Ordered actions that bring the container from ``current`` to ``desired`` in ``state``.
+    """Ordered steps that bring the container from ``current`` to ``desired`` in ``state``.
 
     image_ready: an image built from this exact context and base exists (tag and label match).
     base_present: the base image is in the local engine (otherwise it must be pulled first).
@@ -412,33 +414,122 @@ def plan(state, image_ready, base_present, current, desired, writes=(), image_lo
     image_loadable: the image is in the given ``docker save`` archive: loaded instead of built.
     State present builds and creates without starting or stopping (a running container that must
     be recreated is started again); state built only builds or loads the image.
-    Actions: write_dockerfile, write_config, pull, build, load, create, recreate (stop + remove +
-    create), start, stop, restart, remove.
+    Steps: write_dockerfile, write_config, pull, build, load, stop, remove, create, start, restart; a
+    container that differs is recreated: stop (when running), remove, create.
     """
     if state not in STATES:
         raise ValueError('unknown state %r' % state)
     if state == 'absent':
         return ['remove'] if current else []
-    actions = list(writes)
+    steps = list(writes)
     if not image_ready:
         if image_loadable:
-            actions.append('load')
+            steps.append('load')
         else:
-            actions.extend((['pull'] if not base_present else []) + ['build'])
+            steps.extend((['pull'] if not base_present else []) + ['build'])
     if state == 'built':
-        return actions
+        return steps
     run = state in ('started', 'restarted')
     if current is None:
-        return actions + ['create'] + (['start'] if run else [])
+        return steps + ['create'] + (['start'] if run else [])
     if differences(current, desired):
-        return actions + ['recreate'] + (['start'] if run or (state == 'present' and current['running']) else [])
+        recreate = (['stop'] if current['running'] else []) + ['remove', 'create']
+        return steps + recreate + (['start'] if run or (state == 'present' and current['running']) else [])
     if state == 'restarted' or (state == 'started' and 'write_config' in writes and current['running']):
-        return actions + ['restart' if current['running'] else 'start']
+        return steps + ['restart' if current['running'] else 'start']
     if state == 'started' and not current['running']:
-        return actions + ['start']
+        return steps + ['start']
     if state == 'stopped' and current['running']:
-        return actions + ['stop']
-    return actions
+        return steps + ['stop']
+    return steps
+
+
+# Steps after which a container no longer runs with the configuration it read before them.
+RELOADING_STEPS = ('stop', 'remove', 'create', 'start', 'restart')
+
+
+def restart_needed(steps, current):
+    """Whether ``steps`` rewrite the configuration of a running container and leave it running with the
+    old one (state present): it must be restarted to read it."""
+    return bool('write_config' in steps and current and current['running']
+                and not set(steps) & set(RELOADING_STEPS))
+
+
+def image_labels(digest, base_image, base_image_id):
+    """The labels of a build: its build hash (checked before an image is used) and its base image."""
+    return {BUILD_HASH_LABEL: digest, BASE_IMAGE_LABEL: base_image, BASE_IMAGE_ID_LABEL: base_image_id}
+
+
+def action_line(step, facts):
+    """One step of ``plan`` as the command line a person would run for it (docker CLI for what the module
+    does through the Engine API; ``write PATH`` for a file it writes), how every fleet.linux module reports
+    its actions.
+
+    ``facts``: name, stop_timeout, the path of each write step (write_dockerfile, write_config), base_image,
+    build_context, dockerfile, buildargs, tag, labels (None while the build hash is unknown: base image
+    still to pull), image_archive, save_archive and spec (container_spec of the declared container).
+    """
+    name = facts.get('name')
+    if step in ('write_dockerfile', 'write_config'):
+        return 'write ' + facts[step]
+    if step == 'pull':
+        argv = ['docker', 'pull', facts['base_image']]
+    elif step == 'build':
+        argv = ['docker', 'build', '--tag', facts['tag']]
+        if facts['dockerfile'] != 'Dockerfile':
+            argv += ['--file', os.path.join(facts['build_context'], facts['dockerfile'])]
+        argv += option_values('--build-arg', key_values(facts['buildargs']))
+        argv += option_values('--label', key_values(facts['labels'])) + [facts['build_context']]
+    elif step == 'load':
+        argv = ['docker', 'load', '--input', facts['image_archive']]
+    elif step == 'save':
+        argv = ['docker', 'save', '--output', facts['save_archive'], facts['tag']]
+    elif step == 'create':
+        argv = create_argv(name, facts['spec'], facts['tag'])
+    elif step == 'start':
+        argv = ['docker', 'start', name]
+    elif step in ('stop', 'restart'):
+        argv = ['docker', step, '--time', facts['stop_timeout'], name]
+    elif step == 'remove':
+        argv = ['docker', 'rm', '--force', name]
+    else:
+        raise ValueError('unknown step %r' % step)
+    return command_line(argv)
+
+
+def key_values(mapping):
+    return ['%s=%s' % item for item in sorted((mapping or {}).items())]
+
+
+def option_values(option, values):
+    """['--opt', v1, '--opt', v2, ...]."""
+    return [word for value in values for word in (option, value)]
+
+
+def create_argv(name, spec, image):
+    """``docker create`` with the options of the Engine API body ``spec`` (container_spec), running ``image``."""
+    host = spec['HostConfig']
+    publish = [port_text((binding['HostIp'], int(binding['HostPort'])) + container_port(key))
+               for key, bindings in sorted(host['PortBindings'].items()) for binding in bindings]
+    restart = host['RestartPolicy']
+    argv = ['docker', 'create', '--name', name]
+    argv += option_values('--cap-drop', host['CapDrop'])
+    argv += option_values('--cap-add', [cap[4:] if cap.startswith('CAP_') else cap for cap in host['CapAdd']])
+    argv += ['--privileged'] if host['Privileged'] else []
+    argv += option_values('--security-opt', host['SecurityOpt'])
+    argv += ['--read-only'] if host['ReadonlyRootfs'] else []
+    argv += option_values('--tmpfs', tmpfs_text(host['Tmpfs']))
+    argv += ['--restart', restart['Name'] + (':%d' % restart['MaximumRetryCount'] if restart['MaximumRetryCount'] else '')]
+    argv += ['--network', host['NetworkMode']]
+    argv += option_values('--volume', host['Binds']) + option_values('--publish', publish)
+    argv += option_values('--label', key_values(spec['Labels']))
+    return argv + [image] + list(spec['Cmd'])
+
+
+def container_port(key):
+    """'123/udp' -> (123, 'udp')."""
+    port, _sep, proto = key.partition('/')
+    return int(port), proto
 
 
 def container_spec(desired, image_ref, labels=None):
@@ -556,28 +647,29 @@ UNMANAGEABLE = ('alias', 'masked')
 
 
 def host_time_service_actions(services, ntp_synchronization, units):
-    """What turning the host's own time keeping off still takes: 'set-ntp false', 'stop UNIT',
-    'disable UNIT', 'mask systemd-timesyncd.service' (in the role's order); empty when it is off.
+    """What turning the host's own time keeping off still takes, as command lines in the role's order:
+    'timedatectl set-ntp false', 'systemctl stop UNIT', 'systemctl disable UNIT',
+    'systemctl mask systemd-timesyncd.service'; empty when it is off.
 
     ``services``: parse_systemctl_show of ``units`` and systemd-timesyncd; ``ntp_synchronization``:
     timedatectl's NTP property ('yes', 'no', None when timedatectl does not answer).
     """
-    actions = ['set-ntp false'] if ntp_synchronization == 'yes' else []
+    argvs = [['timedatectl', 'set-ntp', 'false']] if ntp_synchronization == 'yes' else []
     for unit in units:
         service = services.get(unit)
         if not service or service['status'] in UNMANAGEABLE:
             continue
         if service['state'] == 'running':
-            actions.append('stop ' + unit)
+            argvs.append(['systemctl', 'stop', unit])
         if service['status'] == 'enabled':
-            actions.append('disable ' + unit)
+            argvs.append(['systemctl', 'disable', unit])
     timesyncd = services.get(TIMESYNCD)
     if timesyncd:
         if timesyncd['state'] == 'running':
-            actions.append('stop ' + TIMESYNCD)
+            argvs.append(['systemctl', 'stop', TIMESYNCD])
         if timesyncd['status'] != 'masked':
-            actions.append('mask ' + TIMESYNCD)
-    return actions
+            argvs.append(['systemctl', 'mask', TIMESYNCD])
+    return [command_line(argv) for argv in argvs]
 
 
 def archive_matches(archive_images, tag, digest):
@@ -589,12 +681,18 @@ def archive_matches(archive_images, tag, digest):
                for repo_tags, labels in archive_images)
 
 
+# The plan of a node whose dockerd did not answer (role ntpd_container, tasks/engine.yml, then the rest).
+ENGINE_FIRST = ('apt-get install docker.io  # unless a Docker engine package is installed',
+                'systemctl enable --now docker',
+                '# then the container and the host time services, planned once dockerd answers')
+
+
 def rollout_plan(check, state='started', disable_host_time_services=True, units=()):
     """What a node still needs, decided on the controller from its one read (docker_ntpd in check mode):
-    the container's actions, then what turning the host's time services off takes; empty: a no-op node.
-    A node whose dockerd does not answer needs the engine first (the rest is read once it answers)."""
+    the container's actions, then what turning the host's time services off takes (command lines); empty:
+    a no-op node. A node whose dockerd does not answer needs the engine first (the rest is read once it answers)."""
     if check.get('engine_answers') is False:
-        return ['install engine', 'deploy']
+        return list(ENGINE_FIRST)
     actions = list(check.get('actions') or [])
     if state != 'absent' and disable_host_time_services:
         actions.extend(host_time_service_actions(check.get('host_time_services') or {},
@@ -610,7 +708,7 @@ def image_sources(checks):
     sources = {}
     for host in sorted(checks):
         check = checks[host] or {}
-        if 'build' in (check.get('actions') or []) and check.get('image'):
+        if 'build' in (check.get('steps') or []) and check.get('image'):
             key = (check['image'], check.get('machine') == 'armv6l')
             sources[host] = builders.setdefault(key, host)
     return sources

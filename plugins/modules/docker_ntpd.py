@@ -43,7 +43,7 @@ description:
     does not answer.
   - C(changed) says whether the host changed, also on failure. A failed pull, build or create that
     changed nothing reports C(false). A failure after the image was built or the old container
-    stopped or removed reports C(true), and I(actions) lists the steps that were done.
+    stopped or removed reports C(true), and I(actions) and I(steps) list the steps that were done.
 version_added: 0.1.0
 author:
   - fleet.linux contributors (@fleet-linux)
@@ -85,13 +85,13 @@ options:
   dockerfile_content:
     description:
       - The Dockerfile's content. Written to I(dockerfile) in I(build_context) (created, mode 0755, when
-        missing) only when the file differs, atomically and never through a link (action C(write_dockerfile)).
+        missing) only when the file differs, atomically and never through a link (step C(write_dockerfile)).
       - Without it the Dockerfile must be there already.
     type: str
   config_content:
     description:
       - The ntp configuration's content. Written to I(config_file) (its directory created when missing) only
-        when the file differs, atomically and never through a link (action C(write_config)). A running
+        when the file differs, atomically and never through a link (step C(write_config)). A running
         container that is not recreated is then restarted with I(state=started).
       - Without it the file must be there already.
     type: str
@@ -116,12 +116,12 @@ options:
     description:
       - A C(docker save) archive on the managed node (made by I(save_archive) on a node of the same
         architecture). When the image to run is missing and the archive holds it, tagged and labelled with
-        the build hash this node computes, it is loaded (action C(load)) instead of built; otherwise it
+        the build hash this node computes, it is loaded (step C(load)) instead of built; otherwise it
         is built. The loaded image is checked by its build-hash label.
     type: path
   save_archive:
     description:
-      - Save the image (C(docker save), action C(save)) into this file on the managed node unless it
+      - Save the image (C(docker save), step C(save)) into this file on the managed node unless it
         already holds it, to ship it to the other nodes of the architecture (I(image_archive)).
     type: path
   host_time_services:
@@ -264,14 +264,47 @@ EXAMPLES = r'''
 RETURN = r'''
 actions:
   description:
-    - The planned (in check mode) or performed actions, in order.
-    - On failure, the steps done before it (C(recreate) split into C(stop), C(remove) and C(create);
-      a container created by the task and removed again because it could not start is left out);
-      empty when nothing changed.
+    - The planned (in check mode) or performed steps, in order, each as the command line a person would run
+      for it. The module talks to the Engine API, so these are the docker CLI commands that do the same, with
+      the options the container really gets; C(write PATH) for a file it writes.
+    - A container that differs from the declared one is recreated, C(docker stop) (when it runs), C(docker rm)
+      and C(docker create). While the base image is still to be pulled (check mode), the build's labels,
+      which carry the build hash, are not known yet and left out, and its tag ends in C(pending).
+    - On failure, the steps done before it (a container created by the task and removed again because it
+      could not start is left out); empty when nothing changed.
   returned: always
   type: list
   elements: str
-  sample: [write_config, build, recreate, start]
+  sample:
+    - write /etc/fleet-ntpd/ntp.conf
+    - >-
+      docker build --tag fleet-linux/ntpd:armhf-3f1c2a9b7d10 --build-arg BASE=arm32v7/debian:bookworm-slim
+      --label fleet.linux.ntpd.base-image=arm32v7/debian:bookworm-slim --label fleet.linux.ntpd.base-image-id=sha256:5e8a...
+      --label fleet.linux.ntpd.build-hash=3f1c2a9b7d10... /var/lib/fleet-ntpd/build
+    - docker stop --time 10 ntpd
+    - docker rm --force ntpd
+    - >-
+      docker create --name ntpd --cap-drop ALL --cap-add SYS_RESOURCE --cap-add SYS_TIME --security-opt no-new-privileges
+      --read-only --tmpfs /run:rw,nosuid,nodev,noexec,size=1m --tmpfs /tmp:rw,nosuid,nodev,noexec,size=1m --restart always
+      --network bridge --volume /etc/fleet-ntpd/ntp.conf:/etc/ntp.conf:ro --volume ntpd-drift:/var/lib/ntp
+      --publish 123:123/udp --label fleet.linux.ntpd.managed=true fleet-linux/ntpd:armhf-3f1c2a9b7d10 -g -n
+    - docker start ntpd
+steps:
+  description:
+    - The kind of each line of I(actions), in the same order, for the decisions of a role or playbook
+      (C(write_dockerfile), C(write_config), C(pull), C(build), C(load), C(save), C(stop), C(remove),
+      C(create), C(start), C(restart)).
+  returned: always
+  type: list
+  elements: str
+  sample: [write_config, build, stop, remove, create, start]
+restart_needed:
+  description:
+    - Whether the task rewrote (in check mode would rewrite) I(config_file) of a running container that it
+      neither restarts, stops nor recreates (I(state=present)). ntpd keeps the old configuration until the
+      container is restarted (I(state=restarted)).
+  returned: always
+  type: bool
 differences:
   description: Fields in which the existing container differed from the declared one.
   returned: always
@@ -360,10 +393,11 @@ from ansible_collections.fleet.linux.plugins.module_utils.common import (
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
     DockerClient, DockerError, archive_images, context_files, context_tar)
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
-    BUILD_HASH_LABEL, DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, TIMESYNCD, archive_matches, build_hash, capabilities_from_mask,
+    DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, TIMESYNCD, action_line, archive_matches, build_hash, capabilities_from_mask,
     container_spec, current_container, desired_container, detect_architecture, differences, foreign_port_holders,
-    image_matches, image_tag, parse_proc_net, parse_status_mask, parse_systemctl_show, plan, ports_held,
-    refuse_ungrantable, resolve_base_image, translate_start_error, unsafe_path_reason, validate, wanted_ports)
+    image_labels, image_matches, image_tag, parse_proc_net, parse_status_mask, parse_systemctl_show, plan, ports_held,
+    refuse_ungrantable, resolve_base_image, restart_needed, translate_start_error, unsafe_path_reason, validate,
+    wanted_ports)
 
 # Where the module reads the host (tests point these at fixture trees).
 PROC_ROOT = '/proc'
@@ -473,17 +507,22 @@ class NtpdContainer(object):
         self.params = module.params
         self.name = module.params['name']
         self.client = DockerClient(module.params['docker_socket'])
-        self.result = {'changed': False, 'actions': [], 'differences': []}
+        self.result = {'changed': False, 'actions': [], 'steps': [], 'differences': [], 'restart_needed': False}
         self.bounding = None
-        self.performed = []
+        self.facts = {'name': self.name, 'stop_timeout': module.params['stop_timeout']}
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, **dict(self.result, **extra))
 
     def did(self, step):
         """Record a step that changed the host: a failure after it still reports changed."""
-        self.performed.append(step)
-        self.result.update(changed=True, actions=list(self.performed))
+        self.result.update(changed=True, steps=self.result['steps'] + [step],
+                           actions=self.result['actions'] + [action_line(step, self.facts)])
+
+    def undo_create(self):
+        """Forget the create of a container removed again (it could not start)."""
+        steps, actions = self.result['steps'][:-1], self.result['actions'][:-1]
+        self.result.update(changed=bool(steps), steps=steps, actions=actions)
 
     def inputs(self):
         """The build context's files (what the image build depends on), the Dockerfile as it will be written."""
@@ -506,7 +545,7 @@ class NtpdContainer(object):
         wanted = [('write_dockerfile', os.path.join(params['build_context'], params['dockerfile']), params['dockerfile_content'])]
         if params['state'] != 'built':
             wanted.append(('write_config', params['config_file'], params['config_content']))
-        return [(action, path, content) for action, path, content in wanted if content is not None and file_differs(path, content)]
+        return [(step, path, content) for step, path, content in wanted if content is not None and file_differs(path, content)]
 
     def read_engine(self):
         """dockerd's version answer; a daemon that does not answer fails with engine_answers: false."""
@@ -529,8 +568,7 @@ class NtpdContainer(object):
         current = current_container(current_inspect)
         self.result.update(before=current, engine_answers=True)
         if state == 'absent':
-            actions = plan(state, True, True, current, None)
-            return self.execute(actions, None, None, current)
+            return self.execute(plan(state, True, True, current, None), None, None, current)
 
         files = self.inputs()
         architecture = params['architecture'] or detect_architecture(version.get('Arch'), os.uname()[4])
@@ -547,18 +585,25 @@ class NtpdContainer(object):
         self.bounding = dockerd_bounding_set()
         if self.bounding is not None and desired is not None:
             refuse_ungrantable(desired['capabilities'], self.bounding)
-        actions = plan(state, ready, base is not None, current, desired, [action for action, _path, _content in writes], loadable)
+        steps = plan(state, ready, base is not None, current, desired, [step for step, _path, _content in writes], loadable)
         if params['save_archive'] and not (digest and self.archive_holds(params['save_archive'], tag, digest)):
-            actions.append('save')
+            steps.append('save')
         if current is not None and desired is not None:
             self.result['differences'] = differences(current, desired)
-        if set(actions) & set(['start', 'restart']):
+        if set(steps) & set(['start', 'restart']):
             refuse_taken_ports(desired, current)
-        if 'pull' in actions and not params['pull_base']:
+        if 'pull' in steps and not params['pull_base']:
             raise Refusal('the base image %s is not in the local Docker engine and pull_base is false: '
                           'load it (docker load -i FILE) or build it (debootstrap + docker import)' % base_image)
-        self.result.update(image=tag, image_id=image['Id'] if ready else None, build_hash=digest)
-        return self.execute(actions, desired, (tag, files, buildargs, architecture, base_image, writes), current)
+        self.result.update(image=tag, image_id=image['Id'] if ready else None, build_hash=digest,
+                           restart_needed=restart_needed(steps, current))
+        self.facts.update((step, path) for step, path, _content in writes)
+        self.facts.update(
+            base_image=base_image, build_context=params['build_context'], dockerfile=params['dockerfile'],
+            buildargs=buildargs, tag=tag, labels=image_labels(digest, base_image, base['Id']) if base else None,
+            image_archive=params['image_archive'], save_archive=params['save_archive'],
+            spec=container_spec(desired, image['Id'] if ready else None) if desired else None)
+        return self.execute(steps, desired, (tag, files, buildargs, architecture, base_image, writes), current)
 
     @staticmethod
     def archive_holds(path, tag, digest):
@@ -570,22 +615,16 @@ class NtpdContainer(object):
         except (OSError, IOError, ValueError) as exc:
             raise Refusal('%s is not a docker save archive (%s): remove it and run again' % (path, exc))
 
-    def execute(self, actions, desired, build, current):
-        """Carry out ``actions``; ``changed`` and ``actions`` of a failure say what was done before it."""
+    def execute(self, steps, desired, build, current):
+        """Carry out ``steps``; ``changed``, ``steps`` and ``actions`` of a failure say what was done before it."""
         params = self.params
-        if self.module.check_mode or not actions:
-            self.result.update(actions=actions, changed=bool(actions))
-            self.result['after'] = self.predicted(actions, desired, current)
+        if self.module.check_mode or not steps:
+            self.result.update(steps=steps, actions=[action_line(step, self.facts) for step in steps], changed=bool(steps))
+            self.result['after'] = self.predicted(steps, desired, current)
             return self.finish()
-        steps = []
-        for action in actions:
-            if action == 'recreate':
-                steps.extend((['stop'] if current['running'] else []) + ['remove', 'create'])
-            else:
-                steps.append(action)
         for step in steps:
             if step in ('write_dockerfile', 'write_config'):
-                self.write(next((path, content) for action, path, content in build[5] if action == step))
+                self.write(next((path, content) for planned, path, content in build[5] if planned == step))
             elif step == 'pull':
                 try:
                     self.client.pull_image(build[4])
@@ -610,7 +649,6 @@ class NtpdContainer(object):
             elif step == 'remove':
                 self.client.remove_container(self.name)
             self.did(step)
-        self.result['actions'] = ['load' if action == 'build' and 'load' in self.performed else action for action in actions]
         self.result['after'] = current_container(self.client.inspect_container(self.name))
         return self.finish()
 
@@ -632,11 +670,11 @@ class NtpdContainer(object):
             self.fail('the base image %s is still missing after the pull' % base_image)
         digest = build_hash(files, base['Id'], buildargs)
         tag = image_tag(params['image'], architecture, digest)
+        labels = image_labels(digest, base_image, base['Id'])
         self.result.update(image=tag, build_hash=digest)
+        self.facts.update(tag=tag, labels=labels)
         if self.archive_holds(params['image_archive'], tag, digest):
             return self.load(desired, tag), 'load'
-        labels = {BUILD_HASH_LABEL: digest, 'fleet.linux.ntpd.base-image': base_image,
-                  'fleet.linux.ntpd.base-image-id': base['Id']}
         try:
             image_id, output = self.client.build_image(
                 context_tar(params['build_context']), tag, params['dockerfile'], buildargs, labels,
@@ -691,23 +729,22 @@ class NtpdContainer(object):
             message = translate_start_error(str(exc), desired['capabilities'], self.bounding)
             if message is None:
                 raise
-            if self.performed[-1:] == ['create']:
+            if self.result['steps'][-1:] == ['create']:
                 self.client.remove_container(self.name)
-                self.performed.pop()
-                self.result.update(changed=bool(self.performed), actions=list(self.performed))
+                self.undo_create()
             self.fail(message)
 
-    def predicted(self, actions, desired, current):
-        """The container view after ``actions`` (check mode and no-op runs)."""
+    def predicted(self, steps, desired, current):
+        """The container view after ``steps`` (check mode and no-op runs)."""
         if desired is None:
-            return None if 'remove' in actions else current
-        if current is None or set(actions) & set(['create', 'recreate']):
+            return None if 'remove' in steps else current
+        if current is None or 'create' in steps:
             after = dict(desired, capabilities_dropped=['ALL'], running=False, status='created')
         else:
             after = dict(current)
-        if set(actions) & set(['start', 'restart']):
+        if set(steps) & set(['start', 'restart']):
             after.update(running=True, status='running')
-        elif 'stop' in actions:
+        elif 'stop' in steps and 'create' not in steps:
             after.update(running=False, status='exited')
         return after
 

@@ -5,7 +5,7 @@ They exercise the module, not the node, so they run on one node only.
 
 import pytest
 
-from ntpd_helpers import CONTAINER, declared_ports, docker_json, module
+from ntpd_helpers import CONFIG, CONTAINER, declared_ports, docker_json, module
 
 testinfra_hosts = ["ansible://fleet-ntpd-pi1"]
 
@@ -51,11 +51,27 @@ def test_refusal_dockerd_not_running(host):
     assert "dockerd is not running: nothing listens on /run/fleet-stale.sock" in result["msg"]
 
 
+def assert_recreate_lines(actions, inspect, ntpd_args=("-g", "-n"), ports=None):
+    """The docker CLI lines of a recreate of the running container: stop, rm, a create with the scenario's
+    options (only SYS_TIME, hardened, its config and drift volume, ``ports`` or the container's own), start."""
+    assert actions[0] == "docker stop --time 10 %s" % CONTAINER
+    assert actions[1] == "docker rm --force %s" % CONTAINER
+    publish = " ".join("--publish %s" % port for port in (ports or declared_ports(inspect)))
+    assert actions[2].startswith(
+        "docker create --name %s --cap-drop ALL --cap-add SYS_TIME --security-opt no-new-privileges --read-only "
+        "--tmpfs /run:rw,nosuid,nodev,noexec,size=1m --tmpfs /tmp:rw,nosuid,nodev,noexec,size=1m --restart always "
+        "--network bridge --volume %s:/etc/ntp.conf:ro --volume ntpd-drift:/var/lib/ntp %s "
+        "--label fleet.linux.ntpd.managed=true fleet-linux/ntpd:" % (CONTAINER, CONFIG, publish))
+    assert actions[2].endswith(" " + " ".join(ntpd_args))
+    assert actions[3] == "docker start %s" % CONTAINER
+
+
 def test_check_mode_reports_a_recreate_and_changes_nothing(host, inspect):
     failed, result = module(host, ports=declared_ports(inspect), ntpd_args=["-g", "-n", "-d"], _check=True)
     assert not failed, result
     assert result["changed"] is True
-    assert result["actions"] == ["recreate", "start"]
+    assert result["steps"] == ["stop", "remove", "create", "start"]
+    assert_recreate_lines(result["actions"], inspect, ntpd_args=["-g", "-n", "-d"])
     assert result["differences"] == ["command"]
     assert docker_json(host, "container", "inspect", CONTAINER)[0]["Id"] == inspect["Id"]
 
@@ -64,7 +80,7 @@ def test_declared_state_is_a_no_op(host, inspect):
     failed, result = module(host, ports=declared_ports(inspect))
     assert not failed, result
     assert result["changed"] is False
-    assert result["actions"] == []
+    assert result["actions"] == [] and result["steps"] == []
 
 
 @pytest.mark.parametrize("args, message", [
@@ -98,7 +114,8 @@ def test_moving_the_published_port_of_the_running_container_is_no_port_taken(hos
     address, the only holder named is the local upstream on 10.123.0.1, never the node's address."""
     failed, result = module(host, ports=["127.0.0.1:123:123/udp"], _check=True)
     assert not failed, result
-    assert result["actions"] == ["recreate", "start"]
+    assert result["steps"] == ["stop", "remove", "create", "start"]
+    assert_recreate_lines(result["actions"], inspect, ports=["127.0.0.1:123:123/udp"])
     assert result["differences"] == ["ports"]
     failed, result = module(host, ports=["123:123/udp"], _check=True)
     assert failed

@@ -66,7 +66,7 @@ def test_view_of_the_hardened_running_container():
 def test_a_container_made_before_the_hardening_is_recreated():
     current = view('container_declared_running.json')
     assert p.differences(current, desired()) == HARDENING
-    assert p.plan('started', True, True, current, desired()) == ['recreate', 'start']
+    assert p.plan('started', True, True, current, desired()) == ['stop', 'remove', 'create', 'start']
 
 
 @pytest.mark.parametrize('state, container, expected', [
@@ -90,10 +90,10 @@ def test_a_container_made_before_the_hardening_is_recreated():
     ('absent', None, []),
     # the source notes' hand-made container (docker run --cap-add ... -g -n): default
     # capabilities kept, no mounts, no ports -> replaced
-    ('started', 'container_blog_cli_created.json', ['recreate', 'start']),
-    ('stopped', 'container_blog_cli_created.json', ['recreate']),
+    ('started', 'container_blog_cli_created.json', ['remove', 'create', 'start']),
+    ('stopped', 'container_blog_cli_created.json', ['remove', 'create']),
     # a privileged container is never kept
-    ('started', 'container_privileged_created.json', ['recreate', 'start']),
+    ('started', 'container_privileged_created.json', ['remove', 'create', 'start']),
 ])
 def test_plan_with_the_image_built(state, container, expected):
     current = view(container) if container else None
@@ -102,10 +102,10 @@ def test_plan_with_the_image_built(state, container, expected):
 
 
 @pytest.mark.parametrize('state, container, expected', [
-    ('present', 'container_hardened_running.json', ['build', 'recreate', 'start']),
-    ('present', 'container_hardened_created.json', ['build', 'recreate']),
+    ('present', 'container_hardened_running.json', ['build', 'stop', 'remove', 'create', 'start']),
+    ('present', 'container_hardened_created.json', ['build', 'remove', 'create']),
     ('present', None, ['build', 'create']),
-    ('stopped', 'container_hardened_running.json', ['build', 'recreate']),
+    ('stopped', 'container_hardened_running.json', ['build', 'stop', 'remove', 'create']),
 ])
 def test_present_builds_and_keeps_the_running_state(state, container, expected):
     current = view(container) if container else None
@@ -113,10 +113,10 @@ def test_present_builds_and_keeps_the_running_state(state, container, expected):
 
 
 @pytest.mark.parametrize('state, image_ready, base_present, expected', [
-    ('started', False, True, ['build', 'recreate', 'start']),
-    ('started', False, False, ['pull', 'build', 'recreate', 'start']),
-    ('stopped', False, True, ['build', 'recreate']),
-    ('restarted', False, True, ['build', 'recreate', 'start']),
+    ('started', False, True, ['build', 'stop', 'remove', 'create', 'start']),
+    ('started', False, False, ['pull', 'build', 'stop', 'remove', 'create', 'start']),
+    ('stopped', False, True, ['build', 'stop', 'remove', 'create']),
+    ('restarted', False, True, ['build', 'stop', 'remove', 'create', 'start']),
     ('absent', False, False, ['remove']),
 ])
 def test_plan_when_the_image_must_be_built(state, image_ready, base_present, expected):

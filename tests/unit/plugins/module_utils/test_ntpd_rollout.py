@@ -42,35 +42,38 @@ def test_systemctl_show_of_a_node_with_timesyncd():
 
 
 @pytest.mark.parametrize('services, ntp, expected', [
-    (CHRONY, 'yes', ['set-ntp false', 'stop chrony.service', 'disable chrony.service']),
-    (TIMESYNCD, 'no', ['mask systemd-timesyncd.service']),
+    (CHRONY, 'yes', ['timedatectl set-ntp false', 'systemctl stop chrony.service', 'systemctl disable chrony.service']),
+    (TIMESYNCD, 'no', ['systemctl mask systemd-timesyncd.service']),
     ({'chrony.service': {'state': 'stopped', 'status': 'disabled'}}, 'no', []),
-    ({'chrony.service': {'state': 'stopped', 'status': 'enabled'}}, 'no', ['disable chrony.service']),
+    ({'chrony.service': {'state': 'stopped', 'status': 'enabled'}}, 'no', ['systemctl disable chrony.service']),
     ({'ntp.service': {'state': 'running', 'status': 'masked'}}, None, []),
     ({'systemd-timesyncd.service': {'state': 'stopped', 'status': 'masked'}}, 'no', []),
-    ({'systemd-timesyncd.service': {'state': 'running', 'status': 'masked'}}, 'no', ['stop systemd-timesyncd.service']),
+    ({'systemd-timesyncd.service': {'state': 'running', 'status': 'masked'}}, 'no',
+     ['systemctl stop systemd-timesyncd.service']),
     ({}, None, []),
 ])
 def test_host_time_service_actions(services, ntp, expected):
     assert p.host_time_service_actions(services, ntp, UNITS) == expected
 
 
-def read(actions=(), services=None, ntp='no', **extra):
-    """A docker_ntpd check-mode result."""
-    return dict({'actions': list(actions), 'host_time_services': services or {}, 'host_ntp_synchronization': ntp,
-                 'engine_answers': True, 'image': 'fleet-linux/ntpd:amd64-0123456789ab', 'machine': 'x86_64'}, **extra)
+def read(steps=(), services=None, ntp='no', **extra):
+    """A docker_ntpd check-mode result planning ``steps`` (each action line: 'docker STEP ntpd' here)."""
+    return dict({'actions': ['docker %s ntpd' % step for step in steps], 'steps': list(steps),
+                 'host_time_services': services or {}, 'host_ntp_synchronization': ntp, 'engine_answers': True,
+                 'image': 'fleet-linux/ntpd:amd64-0123456789ab', 'machine': 'x86_64'}, **extra)
 
 
 @pytest.mark.parametrize('check, state, disable, expected', [
     (read(), 'started', True, []),
-    (read(['write_config', 'restart']), 'started', True, ['write_config', 'restart']),
-    (read(services=CHRONY, ntp='yes'), 'started', True, ['set-ntp false', 'stop chrony.service', 'disable chrony.service']),
+    (read(['restart']), 'started', True, ['docker restart ntpd']),
+    (read(services=CHRONY, ntp='yes'), 'started', True,
+     ['timedatectl set-ntp false', 'systemctl stop chrony.service', 'systemctl disable chrony.service']),
     (read(services=CHRONY, ntp='yes'), 'started', False, []),
-    (read(['remove'], services=CHRONY), 'absent', True, ['remove']),
-    (read(['build', 'create', 'start'], services=TIMESYNCD), 'started', True,
-     ['build', 'create', 'start', 'mask systemd-timesyncd.service']),
+    (read(['remove'], services=CHRONY), 'absent', True, ['docker remove ntpd']),
+    (read(['create', 'start'], services=TIMESYNCD), 'started', True,
+     ['docker create ntpd', 'docker start ntpd', 'systemctl mask systemd-timesyncd.service']),
     ({'failed': True, 'msg': 'Docker socket ... does not exist', 'engine_answers': False}, 'started', True,
-     ['install engine', 'deploy']),
+     list(p.ENGINE_FIRST)),
 ])
 def test_rollout_plan(check, state, disable, expected):
     assert RolloutPlan().filters()['ntpd_rollout_plan'](check, state, disable, UNITS) == expected
@@ -131,7 +134,7 @@ def test_plan_writes_loads_and_builds(monkeypatch, state, ready, loadable, write
 
 def test_a_new_image_recreates_whatever_was_written():
     assert p.plan('started', False, True, CURRENT, {'image_id': None}, ['write_config'], True) == \
-        ['write_config', 'load', 'recreate', 'start']
+        ['write_config', 'load', 'stop', 'remove', 'create', 'start']
 
 
 @pytest.mark.parametrize('images, expected', [

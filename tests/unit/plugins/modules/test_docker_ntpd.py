@@ -19,7 +19,7 @@ from pathlib import Path as py_path
 
 import pytest
 
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, command_line
 from ansible_collections.fleet.linux.plugins.module_utils.docker_api import DockerError, archive_images, context_files
 from ansible_collections.fleet.linux.plugins.module_utils import ntpd_plan
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import BUILD_HASH_LABEL, build_hash, image_tag
@@ -147,6 +147,7 @@ class FakeEngine(object):
 
     def build_image(self, context, tag, dockerfile, buildargs, labels, timeout=1800):
         self.record('build_image', tag)
+        self.built = {'tag': tag, 'buildargs': buildargs, 'labels': labels}
         image = copy.deepcopy(fixture('image_built.json'))
         image['Config']['Labels'] = labels
         self.images[tag] = image
@@ -154,6 +155,7 @@ class FakeEngine(object):
 
     def create_container(self, name, spec):
         self.record('create_container', name)
+        self.created_spec = spec
         self.container = {'Image': spec['Image'], 'Config': {'Cmd': spec['Cmd']}, 'HostConfig': spec['HostConfig'],
                           'State': {'Running': False, 'Status': 'created'}}
         return 'c0ffee'
@@ -300,8 +302,10 @@ def test_main_moves_the_published_ports_of_its_running_container(monkeypatch, ho
     engine = engine_with_image(host, container=running_as_declared(host))
     result = run(monkeypatch, engine, dict(host, published_ports=['127.0.0.1:10124:123/udp']))
     assert not result.get('failed'), result
-    assert result['differences'] == ['ports'] and result['actions'] == ['recreate', 'start']
+    assert result['differences'] == ['ports'] and result['steps'] == ['stop', 'remove', 'create', 'start']
     assert engine.changes() == ['stop_container', 'remove_container', 'create_container', 'start_container']
+    assert result['actions'][:2] == ['docker stop --time 10 ntpd', 'docker rm --force ntpd']
+    assert ' --publish 127.0.0.1:10124:123/udp ' in result['actions'][2] and result['actions'][3] == 'docker start ntpd'
     assert result['after']['ports'] == ['127.0.0.1:10124:123/udp'] and result['after']['running']
 
 
@@ -319,7 +323,8 @@ def test_main_recreates_a_container_made_before_the_hardening(monkeypatch, host)
 def test_check_mode_changes_nothing(monkeypatch, host):
     engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
     result = run(monkeypatch, engine, dict(host, published_ports=FREE_PORTS), check_mode=True)
-    assert (result['changed'], result['actions'], engine.changes()) == (True, ['build', 'create', 'start'], [])
+    assert (result['changed'], result['steps'], engine.changes()) == (True, ['build', 'create', 'start'], [])
+    assert [line.split()[:2] for line in result['actions']] == [['docker', 'build'], ['docker', 'create'], ['docker', 'start']]
 
 
 def test_present_builds_and_creates_without_starting(monkeypatch, host):
@@ -336,7 +341,7 @@ def error(message, status=500):
     return DockerError(message, status)
 
 
-@pytest.mark.parametrize('images, container, failures, changed, actions, message', [
+@pytest.mark.parametrize('images, container, failures, changed, steps, message', [
     # nothing changed
     ({}, None, {'pull_image': error('manifest unknown', 404)}, False, [], 'cannot be pulled'),
     ({BASE: {'Id': BASE_ID}}, None, {'build_image': error('The command returned a non-zero code: 100')}, False, [],
@@ -354,7 +359,7 @@ def error(message, status=500):
      ['stop', 'remove'], 'a published port is already taken'),
     ('ready', None, {'start_container': error('OCI runtime create failed')}, True, ['create'], 'OCI runtime'),
 ])
-def test_changed_tells_the_truth_on_failure(monkeypatch, host, images, container, failures, changed, actions, message):
+def test_changed_tells_the_truth_on_failure(monkeypatch, host, images, container, failures, changed, steps, message):
     if images == 'ready':
         engine = engine_with_image(host, failures=failures)
     else:
@@ -365,7 +370,11 @@ def test_changed_tells_the_truth_on_failure(monkeypatch, host, images, container
             engine.container['HostConfig']['ReadonlyRootfs'] = False
     result = run(monkeypatch, engine, host if container else dict(host, published_ports=FREE_PORTS))
     assert result['failed'] and message in result['msg']
-    assert (result['changed'], result['actions']) == (changed, actions)
+    assert (result['changed'], result['steps']) == (changed, steps)
+    assert [line.split()[1] for line in result['actions']] == [DOCKER_COMMAND[step] for step in steps]
+
+
+DOCKER_COMMAND = {'pull': 'pull', 'build': 'build', 'stop': 'stop', 'remove': 'rm', 'create': 'create'}
 
 
 @pytest.mark.parametrize('make, message', [
@@ -415,7 +424,8 @@ def test_check_mode_plans_the_files_given_as_content_and_writes_nothing(monkeypa
                 dockerfile_content=DOCKERFILE, config_content='server 10.123.0.1 iburst\n', published_ports=FREE_PORTS)
     result = run(monkeypatch, engine, args, check_mode=True)
     assert not result.get('failed'), result
-    assert result['actions'] == ['write_dockerfile', 'write_config', 'build', 'create', 'start']
+    assert result['steps'] == ['write_dockerfile', 'write_config', 'build', 'create', 'start']
+    assert result['actions'][:2] == ['write %s' % (tmp_path / 'new-build' / 'Dockerfile'), 'write %s' % (tmp_path / 'etc' / 'ntp.conf')]
     assert not (tmp_path / 'new-build').exists() and not (tmp_path / 'etc').exists()
     assert engine.changes() == []
 
@@ -431,7 +441,9 @@ def test_a_new_configuration_is_written_and_restarts_the_running_container(monke
     engine = engine_with_image(host, container=running_as_declared(host))
     result = run(monkeypatch, engine, dict(host, config_content='server 10.123.0.1 iburst\n'))
     assert not result.get('failed'), result
-    assert result['actions'] == ['write_config', 'restart'] and engine.changes() == ['restart_container']
+    assert result['actions'] == ['write %s' % host['config_file'], 'docker restart --time 10 ntpd']
+    assert result['steps'] == ['write_config', 'restart'] and engine.changes() == ['restart_container']
+    assert result['restart_needed'] is False
     assert py_path(host['config_file']).read_text() == 'server 10.123.0.1 iburst\n'
     assert oct(os.stat(host['config_file']).st_mode & 0o777) == oct(0o644)
 
@@ -440,7 +452,7 @@ def test_a_new_dockerfile_is_written_before_the_build_of_its_image(monkeypatch, 
     engine = engine_with_image(host, container=running_as_declared(host))
     result = run(monkeypatch, engine, dict(host, dockerfile_content=DOCKERFILE + 'RUN true\n', state='present'))
     assert not result.get('failed'), result
-    assert result['actions'] == ['write_dockerfile', 'build', 'recreate', 'start']
+    assert result['steps'] == ['write_dockerfile', 'build', 'stop', 'remove', 'create', 'start']
     assert (py_path(host['build_context']) / 'Dockerfile').read_text().endswith('RUN true\n')
     assert engine.changes()[0] == 'build_image'
 
@@ -506,10 +518,10 @@ def test_the_image_is_loaded_from_the_archive_of_the_same_build_instead_of_built
     archive = save_archive(tmp_path / 'image.tar', tag, image['Config']['Labels'])
     engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
     args = dict(host, image_archive=archive, published_ports=FREE_PORTS)
-    assert run(monkeypatch, engine, args, check_mode=True)['actions'] == ['load', 'create', 'start']
+    assert run(monkeypatch, engine, args, check_mode=True)['steps'] == ['load', 'create', 'start']
     result = run(monkeypatch, engine, args)
     assert not result.get('failed'), result
-    assert result['actions'] == ['load', 'create', 'start']
+    assert result['steps'] == ['load', 'create', 'start'] and result['actions'][0] == 'docker load --input ' + archive
     assert engine.changes() == ['load_image', 'create_container', 'start_container']
 
 
@@ -518,7 +530,7 @@ def test_an_archive_of_another_build_is_not_loaded_the_image_is_built(monkeypatc
     archive = save_archive(tmp_path / 'image.tar', tag, {BUILD_HASH_LABEL: 'another build'})
     engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
     result = run(monkeypatch, engine, dict(host, image_archive=archive, state='built'))
-    assert result['actions'] == ['build'] and engine.changes() == ['build_image']
+    assert result['steps'] == ['build'] and engine.changes() == ['build_image']
 
 
 def test_a_pulled_base_then_decides_between_load_and_build(monkeypatch, host, tmp_path):
@@ -528,7 +540,8 @@ def test_a_pulled_base_then_decides_between_load_and_build(monkeypatch, host, tm
     engine = FakeEngine()
     result = run(monkeypatch, engine, dict(host, image_archive=archive, state='built'))
     assert not result.get('failed'), result
-    assert result['actions'] == ['pull', 'load'] and engine.changes() == ['pull_image', 'load_image']
+    assert result['steps'] == ['pull', 'load'] and engine.changes() == ['pull_image', 'load_image']
+    assert result['actions'] == ['docker pull ' + BASE, 'docker load --input ' + archive]
 
 
 def test_not_a_docker_save_archive_is_refused(monkeypatch, host, tmp_path):
@@ -545,10 +558,63 @@ def test_built_saves_the_image_once_and_touches_no_container(monkeypatch, host, 
     args = dict(host, state='built', save_archive=str(archive))
     result = run(monkeypatch, engine, args)
     assert not result.get('failed'), result
-    assert result['actions'] == ['build', 'save'] and engine.changes() == ['build_image', 'save_image']
+    assert result['steps'] == ['build', 'save'] and engine.changes() == ['build_image', 'save_image']
+    assert result['actions'][1] == 'docker save --output %s %s' % (archive, result['image'])
     assert archive.read_bytes() == b'saved ' + result['image'].encode('ascii')
     assert oct(archive.stat().st_mode & 0o777) == oct(0o600)
     tag, image = built_image(host)
     save_archive(archive, tag, image['Config']['Labels'])
     engine.calls = []
     assert run(monkeypatch, engine, args)['actions'] == [] and engine.changes() == []
+
+
+# -- actions as command lines (issue 13: one shape for every module) --
+
+def test_check_mode_lists_the_very_lines_a_run_then_performs(monkeypatch, host):
+    args = dict(host, published_ports=FREE_PORTS, config_content='server 10.123.0.1 iburst\n')
+    planned = run(monkeypatch, FakeEngine(images={BASE: {'Id': BASE_ID}}), args, check_mode=True)
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    done = run(monkeypatch, engine, args)
+    assert not done.get('failed'), done
+    assert done['steps'] == planned['steps'] == ['write_config', 'build', 'create', 'start']
+    assert done['actions'] == planned['actions']
+    assert done['actions'][0] == 'write ' + host['config_file'] and done['actions'][3] == 'docker start ntpd'
+
+
+def test_the_build_and_create_lines_say_what_the_engine_was_asked(monkeypatch, host):
+    """The labels and tag of the build, and every option of the create, as the Engine API got them."""
+    engine = FakeEngine(images={BASE: {'Id': BASE_ID}})
+    result = run(monkeypatch, engine, dict(host, published_ports=FREE_PORTS))
+    build, create = result['actions'][:2]
+    assert build == command_line(
+        ['docker', 'build', '--tag', engine.built['tag'], '--build-arg', 'BASE=' + BASE]
+        + [word for key in sorted(engine.built['labels']) for word in ('--label', '%s=%s' % (key, engine.built['labels'][key]))]
+        + [host['build_context']])
+    assert create == ntpd_plan.action_line('create', {'name': 'ntpd', 'spec': engine.created_spec, 'tag': result['image']})
+    assert ' --cap-drop ALL --cap-add SYS_TIME --security-opt no-new-privileges --read-only ' in create
+    assert create.endswith(' %s infinity' % result['image'])
+
+
+@pytest.mark.parametrize('running, check_mode, restart_needed', [
+    (True, True, True),
+    (True, False, True),
+    (False, False, False),
+])
+def test_present_tells_when_a_rewritten_configuration_still_needs_a_restart(
+        monkeypatch, host, running, check_mode, restart_needed):
+    """The role restarts the container after the switch-over only then (it was: 'write_config' in actions
+    and no create or recreate among them)."""
+    container = running_as_declared(host)
+    container['State'] = {'Running': running, 'Status': 'running' if running else 'created'}
+    engine = engine_with_image(host, container=container)
+    args = dict(host, state='present', config_content='server 10.123.0.1 iburst\n')
+    result = run(monkeypatch, engine, args, check_mode=check_mode)
+    assert not result.get('failed'), result
+    assert (result['steps'], result['restart_needed'], engine.changes()) == (['write_config'], restart_needed, [])
+
+
+def test_a_recreate_is_no_restart_needed(monkeypatch, host):
+    engine = engine_with_image(host, container=running_as_declared(host))
+    args = dict(host, state='present', config_content='server 10.123.0.1 iburst\n', ntpd_args=['-g', '-n'])
+    result = run(monkeypatch, engine, args)
+    assert result['steps'] == ['write_config', 'stop', 'remove', 'create', 'start'] and result['restart_needed'] is False
