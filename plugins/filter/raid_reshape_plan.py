@@ -40,7 +40,8 @@ RETURN = r'''
 _value:
   description:
     - C(refusals) (list), C(arrays) (per array C(device), C(steps), C(reshape), C(grow_filesystem), C(rebuild_swap),
-      C(remember), C(mount_boot)), C(initramfs), C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed
+      C(remember), C(mount_boot)), C(initramfs), C(initramfs_if_outdated) (only if mdadm.conf is then newer),
+      C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed
       steps to remove once done), C(start_degraded) (timer units), C(boot_steps) (whether any of these boot steps is to
       run), C(summary) (the plan to show, per array) and C(changes) (whether anything is to do).
   type: dict

@@ -134,28 +134,36 @@ def plan_job(survey, options=None):
         if plan.rebuild_swap and content and content['before']['active'] and not options['swap_force']:
             refusals.append(memory_refusal(array, survey['memory']))
         plans.append(plan)
-    initramfs = options['update_initramfs'] and (
-        any(a['md'].get('config_changes') for a in arrays) or initramfs_outdated(survey['initramfs']))
+    # The ARRAY entry of an array is read from mdadm once its reshape has ended (mid-reshape it may
+    # read otherwise): after a reshape the initramfs is regenerated if mdadm.conf is then newer than
+    # it (raid_boot checks); at once when an entry of an array left as it is changes, or when the
+    # initramfs is already older than mdadm.conf.
+    reshaping = any(a['md']['actions'] for a in arrays)
+    initramfs_now = initramfs_outdated(survey['initramfs']) or any(
+        a['md'].get('config_changes') and not a['md']['actions'] for a in arrays)
+    initramfs = options['update_initramfs'] and (initramfs_now or reshaping)
+    summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
+    if initramfs:
+        summary.append({'initramfs': ['%s (%s)' % (' '.join(options['initramfs_command']),
+                                                   'mdadm.conf changes or is newer than an initramfs in /boot' if initramfs_now
+                                                   else 'if mdadm.conf is then newer than an initramfs in /boot')]})
     forget = []
     for array, plan in zip(arrays, plans):
         owed = ['%s.%s' % (state_name(array['device']), step) for step in (array['boot'] or {}).get('owed', [])]
         for name in owed + sorted(plan.remember):
             if name not in forget:
                 forget.append(name)
-    summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
-    if initramfs:
-        summary.append({'initramfs': ['%s (mdadm.conf changes, or an initramfs in /boot is older than it)'
-                                      % ' '.join(options['initramfs_command'])]})
     grub_disks = []
     for plan in plans:
         grub_disks.extend(d for d in plan.grub_disks if d not in grub_disks)
-    boot = dict(initramfs=bool(initramfs), grub_mkconfig=any(p.grub_mkconfig for p in plans), grub_install=grub_disks,
+    boot = dict(initramfs=bool(initramfs), initramfs_if_outdated=bool(initramfs) and not initramfs_now,
+                grub_mkconfig=any(p.grub_mkconfig for p in plans), grub_install=grub_disks,
                 forget=forget, start_degraded=[p.start_degraded for p in plans if p.start_degraded])
     return dict(
         boot,
         refusals=[r for r in refusals if r],
         arrays=[p.as_dict() for p in plans],
-        boot_steps=any(boot.values()),
+        boot_steps=any(v for k, v in boot.items() if k != 'initramfs_if_outdated'),
         summary=summary,
         changes=any(p.steps for p in plans) or bool(initramfs),
     )

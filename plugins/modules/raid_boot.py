@@ -32,10 +32,15 @@ options:
     type: dict
     default: {}
   initramfs_command:
-    description: The command regenerating the initramfs, run when given.
+    description: The command regenerating the initramfs, run when given (see O(initramfs_if_older_than)).
     type: list
     elements: str
     default: []
+  initramfs_if_older_than:
+    description:
+      - Run O(initramfs_command) only if an initramfs image in C(/boot) (C(initrd.img-*)) is older than this file,
+        the mdadm configuration once the reshapes have written it.
+    type: path
   grub_mkconfig_command:
     description: The command regenerating the GRUB configuration, run when given.
     type: list
@@ -86,14 +91,23 @@ actions:
 '''
 
 import errno
+import glob
 import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
     CommandRunner, Refusal, TruthfulModule, check_regular, command_line, write_atomically)
 
-# Where the units are wanted at boot, and the last-resort timer they point to (tests point them elsewhere).
+# Where the units are wanted at boot, the last-resort timer they point to, the initramfs images (tests point
+# them elsewhere).
 WANTS_DIR = '/etc/systemd/system/sysinit.target.wants'
 LAST_RESORT_TIMER = '/lib/systemd/system/mdadm-last-resort@.timer'
+INITRAMFS_IMAGES = '/boot/initrd.img-*'
+
+
+def initramfs_older_than(path):
+    """Whether an initramfs image is older than ``path`` (which must exist)."""
+    newest_input = os.stat(path).st_mtime
+    return any(os.stat(image).st_mtime < newest_input for image in glob.glob(INITRAMFS_IMAGES))
 
 
 def checked_name(name):
@@ -144,7 +158,7 @@ class BootSteps(object):
         for name, content in sorted(p['remember'].items()):
             path = os.path.join(state_dir, checked_name(name))
             self.step('write %s' % path, write_atomically, self.module, path, content, 0o644, 0, 0)
-        if p['initramfs_command']:
+        if p['initramfs_command'] and (not p['initramfs_if_older_than'] or initramfs_older_than(p['initramfs_if_older_than'])):
             self.command(p['initramfs_command'])
         if p['grub_mkconfig_command']:
             self.command(p['grub_mkconfig_command'])
@@ -162,6 +176,7 @@ def main():
             state_dir=dict(type='path', default='/var/lib/fleet-raid-reshape'),
             remember=dict(type='dict', default={}),
             initramfs_command=dict(type='list', elements='str', default=[]),
+            initramfs_if_older_than=dict(type='path'),
             grub_mkconfig_command=dict(type='list', elements='str', default=[]),
             grub_install=dict(type='list', elements='path', default=[]),
             grub_target=dict(type='str', default='i386-pc'),

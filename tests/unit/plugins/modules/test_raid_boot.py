@@ -20,6 +20,7 @@ GRUB_OUTPUT = 'Installing for i386-pc platform.\nInstallation finished. No error
 def host(tmp_path, monkeypatch):
     wants = tmp_path / 'sysinit.target.wants'
     monkeypatch.setattr(raid_boot, 'WANTS_DIR', str(wants))
+    monkeypatch.setattr(raid_boot, 'INITRAMFS_IMAGES', str(tmp_path / 'initrd.img-*'))
     monkeypatch.setattr(raid_boot, 'LAST_RESORT_TIMER', '/lib/systemd/system/mdadm-last-resort@.timer')
     state = tmp_path / 'state'
     state.mkdir()
@@ -87,3 +88,16 @@ def test_a_failing_step_says_what_was_done_before_it(host, monkeypatch):
 def test_names_that_are_paths_are_refused(host, monkeypatch, args):
     result = run(host, monkeypatch, **args)
     assert result['failed'] and result['changed'] is False and 'is not a file name of the state directory' in result['msg']
+
+
+@pytest.mark.parametrize('config_age, runs', [(-100, True), (100, False)])
+def test_the_initramfs_follows_mdadm_conf_only_when_newer(host, monkeypatch, tmp_path, config_age, runs):
+    """After a reshape: regenerated if mdadm.conf, as the reshapes left it, is newer than an initramfs."""
+    image, config = tmp_path / 'initrd.img-6.1.0-28-amd64', tmp_path / 'mdadm.conf'
+    image.write_text(u'')
+    config.write_text(u'ARRAY /dev/md/1 metadata=1.2 UUID=d7674c1b:0ed54b0d:45d460fe:0955b373\n')
+    os.utime(str(image), (1000, 1000))
+    os.utime(str(config), (1000 - config_age, 1000 - config_age))
+    result = run(host, monkeypatch, initramfs_command=['update-initramfs', '-u', '-k', 'all'],
+                 initramfs_if_older_than=str(config))
+    assert result['actions'] == (['/usr/sbin/update-initramfs -u -k all'] if runs else [])
