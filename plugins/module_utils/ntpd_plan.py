@@ -511,7 +511,6 @@ def create_argv(name, spec, image):
     host = spec['HostConfig']
     publish = [port_text((binding['HostIp'], int(binding['HostPort'])) + container_port(key))
                for key, bindings in sorted(host['PortBindings'].items()) for binding in bindings]
-    restart = host['RestartPolicy']
     argv = ['docker', 'create', '--name', name]
     argv += option_values('--cap-drop', host['CapDrop'])
     argv += option_values('--cap-add', [cap[4:] if cap.startswith('CAP_') else cap for cap in host['CapAdd']])
@@ -519,7 +518,7 @@ def create_argv(name, spec, image):
     argv += option_values('--security-opt', host['SecurityOpt'])
     argv += ['--read-only'] if host['ReadonlyRootfs'] else []
     argv += option_values('--tmpfs', tmpfs_text(host['Tmpfs']))
-    argv += ['--restart', restart['Name'] + (':%d' % restart['MaximumRetryCount'] if restart['MaximumRetryCount'] else '')]
+    argv += ['--restart', host['RestartPolicy']['Name']]
     argv += ['--network', host['NetworkMode']]
     argv += option_values('--volume', host['Binds']) + option_values('--publish', publish)
     argv += option_values('--label', key_values(spec['Labels']))
