@@ -115,6 +115,9 @@ class ArrayPlan(object):
 
 
 def initramfs_outdated(initramfs):
+    """Whether an initramfs image is older than mdadm.conf; None when the images could not be read."""
+    if initramfs['images'] is None:
+        return None
     config = initramfs['config_mtime'] or 0
     return any(image['mtime'] is not None and image['mtime'] < config for image in initramfs['images'])
 
@@ -138,10 +141,11 @@ def plan_job(survey, options=None):
     # read otherwise): after a reshape the initramfs is regenerated if mdadm.conf is then newer than
     # it (raid_boot checks); at once when an entry of an array left as it is changes, or when the
     # initramfs is already older than mdadm.conf.
-    reshaping = any(a['md']['actions'] for a in arrays)
-    initramfs_now = initramfs_outdated(survey['initramfs']) or any(
-        a['md'].get('config_changes') and not a['md']['actions'] for a in arrays)
-    initramfs = options['update_initramfs'] and (initramfs_now or reshaping)
+    # When /boot is not mounted now (the role mounts it), its images are compared with mdadm.conf then.
+    outdated = initramfs_outdated(survey['initramfs'])
+    deferred = outdated is None or any(a['md']['actions'] for a in arrays)
+    initramfs_now = bool(outdated) or any(a['md'].get('config_changes') and not a['md']['actions'] for a in arrays)
+    initramfs = options['update_initramfs'] and (initramfs_now or deferred)
     summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
     if initramfs:
         summary.append({'initramfs': ['%s (%s)' % (' '.join(options['initramfs_command']),

@@ -162,7 +162,10 @@ refusals:
   type: list
   elements: str
 initramfs:
-  description: The modification times of the mdadm configuration (C(config_mtime), null if missing) and of each C(images).
+  description:
+    - The modification times of the mdadm configuration (C(config_mtime), null if missing) and of each initramfs
+      image in C(/boot) (C(images)); C(images) is null when fstab mounts C(/boot) but it is not mounted (the images
+      cannot be read then).
   returned: success
   type: dict
 '''
@@ -268,10 +271,7 @@ class JobSurvey(object):
                 raise Refusal('cannot read the boot sector of /dev/%s: %s' % (disk, error))
         array = os.path.basename(spec['device'])
         owed = [step for step in OWED_STEPS if os.path.lexists(os.path.join(self.params['state_dir'], '%s.%s' % (array, step)))]
-        fstab = parse_fstab(read_text(FSTAB, ''))
-        return dict(disks=disks, owed=owed,
-                    in_fstab=any(entry['file'] == BOOT for entry in fstab),
-                    mounted=any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts()),
+        return dict(disks=disks, owed=owed, in_fstab=self.boot_in_fstab(), mounted=self.boot_mounted(),
                     start_degraded=os.path.lexists(os.path.join(SYSTEMD_WANTS, 'mdadm-last-resort@%s.timer' % name)))
 
     def array(self, spec):
@@ -291,11 +291,19 @@ class JobSurvey(object):
         swaps = [dict(name=self.blockdevs.kernel_name(swap['device']), size=swap['size'], used=swap['used'])
                  for swap in self.blockdevs.swaps()]
         meminfo = self.blockdevs.meminfo()
+        # /boot in fstab but not mounted (after a restart mid-reshape): the images are not readable now.
+        images = None
+        if self.boot_mounted() or not self.boot_in_fstab():
+            images = [dict(path=path, mtime=mtime(path)) for path in sorted(glob.glob(os.path.join(INITRAMFS_DIR, 'initrd.img-*')))]
         return dict(
             memory=dict(available=meminfo.get('MemAvailable'), swaps=swaps),
-            initramfs=dict(config_mtime=mtime(self.params['config_file']),
-                           images=[dict(path=path, mtime=mtime(path))
-                                   for path in sorted(glob.glob(os.path.join(INITRAMFS_DIR, 'initrd.img-*')))]))
+            initramfs=dict(config_mtime=mtime(self.params['config_file']), images=images))
+
+    def boot_in_fstab(self):
+        return any(entry['file'] == BOOT for entry in parse_fstab(read_text(FSTAB, '')))
+
+    def boot_mounted(self):
+        return any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts())
 
 
 def main():

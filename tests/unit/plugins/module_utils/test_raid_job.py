@@ -142,6 +142,15 @@ def test_the_initramfs_is_regenerated_when_older_than_mdadm_conf(config_mtime, i
                     {'update_initramfs': False})['initramfs'] is False
 
 
+def test_initramfs_images_on_an_unmounted_boot_are_compared_once_it_is_mounted():
+    """After a restart mid-reshape /boot is not mounted: what lies under the mountpoint is not its initramfs."""
+    data = survey(boot_array(actions=(), mounted=False))
+    data['initramfs']['images'] = None
+    plan = plan_job(data)
+    assert (plan['initramfs'], plan['initramfs_if_outdated']) == (True, True)
+    assert plan['arrays'][0]['mount_boot'] is True
+
+
 def test_the_last_resort_timer_is_wanted_once():
     assert plan_job(survey(boot_array(actions=(), start_degraded=False)))['start_degraded'] == ['mdadm-last-resort@md1.timer']
     assert plan_job(survey(boot_array(actions=(), start_degraded=False)), {'start_degraded_boot': False})['start_degraded'] == []

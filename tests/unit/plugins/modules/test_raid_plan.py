@@ -111,6 +111,7 @@ def test_boot_array_reads_the_boot_sectors_and_owed_steps(boot_host):
         'disks': [{'disk': '/dev/vda', 'grub': True}, {'disk': '/dev/vdb', 'grub': True},
                   {'disk': '/dev/vdc', 'grub': True}, {'disk': '/dev/vdd', 'grub': False}],
         'owed': ['grub-mkconfig'], 'in_fstab': True, 'mounted': False, 'start_degraded': False}
+    assert result['initramfs']['images'] is None  # /boot is in fstab but not mounted
     plan = raid_reshape_plan(result, {'update_initramfs': False})
     assert plan['grub_install'] == ['/dev/vdd']
     assert plan['grub_mkconfig'] is True
@@ -124,6 +125,7 @@ def test_a_job_with_nothing_to_do_plans_nothing(boot_host):
     boot_host.lab.mount('9:1', '/boot', 'ext4', '/dev/md1')
     result = boot_host.run([{'device': '/dev/md1', 'level': '10', 'devices': BOOT, 'boot': True, 'boot_disks': DISKS[:3]}])
     assert not result.get('failed'), result.get('msg')
+    assert result['initramfs']['images'] == []
     plan = raid_reshape_plan(result)
     assert plan['changes'] is False
     assert plan['summary'] == [{'/dev/md1': ['nothing to do']}]
