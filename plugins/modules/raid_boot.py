@@ -20,8 +20,9 @@ description:
   - Runs exactly what it is given; a step left empty is not run. Deciding what is needed is the plan's job.
   - Owed steps are files in O(state_dir) (a directory root owns), written atomically; they survive a power
     loss in the middle of a reshape, so the next run finishes the boot steps.
-  - On failure, RV(actions) lists the steps done before it and RV(changed) says whether there were any.
-author: fleet.linux contributors
+  - On failure, RV(actions) lists the steps done before it and C(changed) says whether there were any.
+author:
+  - fleet.linux contributors (@fleet-linux)
 options:
   state_dir:
     description: Where owed boot steps are remembered.

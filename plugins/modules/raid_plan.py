@@ -23,7 +23,8 @@ description:
     costs this one module call.
   - Never changes anything, in check mode or not. Fails, listing every array refused and why, when any
     array cannot be reshaped as declared.
-author: fleet.linux contributors
+author:
+  - fleet.linux contributors (@fleet-linux)
 options:
   arrays:
     description: The arrays of the job, as the role's C(raid_reshape_arrays).

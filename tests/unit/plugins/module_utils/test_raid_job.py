@@ -13,9 +13,9 @@ import pytest
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import plan_job
 
 MIB = 1048576
-GROW_MD0 = ['mdadm --grow /dev/md0 --raid-devices=4 --add /dev/vdd3', 'mdadm --grow /dev/md0 --level=0']
-RAID1_TO_RAID10 = ['mdadm --grow /dev/md1 --level=0', 'mdadm --grow /dev/md1 --level=10 --add /dev/vdc2 /dev/vdd2',
-                   'mdadm --grow /dev/md1 --raid-devices=4']
+GROW_MD0 = ('mdadm --grow /dev/md0 --raid-devices=4 --add /dev/vdd3', 'mdadm --grow /dev/md0 --level=0')
+RAID1_TO_RAID10 = ('mdadm --grow /dev/md1 --level=0', 'mdadm --grow /dev/md1 --level=10 --add /dev/vdc2 /dev/vdd2',
+                   'mdadm --grow /dev/md1 --raid-devices=4')
 LINE = 'ARRAY /dev/md/1 metadata=1.2 name=microserver:1 UUID=d7674c1b:0ed54b0d:45d460fe:0955b373'
 
 
@@ -64,9 +64,9 @@ def test_nothing_to_do():
 
 def test_the_whole_job_of_the_notes():
     plan = plan_job(survey(swap_array(), boot_array()))
-    assert plan['summary'][0]['/dev/md0'] == GROW_MD0 + [
+    assert plan['summary'][0]['/dev/md0'] == list(GROW_MD0) + [
         're-create the swap on /dev/md0 across it, same UUID 6c1f7ac5 and LABEL swap one (swap_rebuild)']
-    assert plan['summary'][1]['/dev/md1'] == RAID1_TO_RAID10 + [
+    assert plan['summary'][1]['/dev/md1'] == list(RAID1_TO_RAID10) + [
         'grow the filesystem on /dev/md1 (fs_grow) to fill it',
         'grub-install --target=i386-pc on /dev/vda, /dev/vdb, /dev/vdc, /dev/vdd']
     assert plan['summary'][2] == {'initramfs': [
