@@ -132,8 +132,9 @@ def test_transition(host, state, lxc):
 
 
 def lxc_tool(line):
-    """The lxc-* command of an action's command line (run through sudo as the owner)."""
-    return next(os.path.basename(word) for word in line.split() if os.path.basename(word).startswith("lxc-"))
+    """The lxc-* command of an action's command line (run through sudo as the owner): the word before -n."""
+    words = line.split()
+    return os.path.basename(words[words.index("-n") - 1])
 
 
 def test_check_mode_plans_and_changes_nothing(host):
