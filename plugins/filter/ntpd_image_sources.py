@@ -13,8 +13,8 @@ short_description: The node that builds the ntpd image for each node that needs 
 version_added: 0.1.0
 description:
   - From every node's docker_ntpd check-mode read, maps each node whose plan builds the image (C(build) in its
-    I(steps)) to the node
-    that builds it, per image tag (architecture and build hash) and ARMv6 or not the first node by name.
+    I(steps)) to the node that builds it, per image tag (architecture and build hash) the first node by name.
+    An ARMv6 Pi's image is C(armel), apart from the later Pis' C(armhf) one.
   - The builder saves the image (C(docker save)); the others load it through the controller instead of
     building it, checked by its build-hash label.
 options:

@@ -55,8 +55,36 @@ CAPABILITIES = (
     'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
     'PERFMON', 'BPF', 'CHECKPOINT_RESTORE',
 )
-DOCKER_ARCHITECTURES = {'amd64': 'amd64', 'arm64': 'arm64', 'aarch64': 'arm64',
-                        'arm': 'armhf', 'armhf': 'armhf', 'x86_64': 'amd64'}
+# Image architectures (Debian's port names, also in the image tag): armel (ARMv5TE code, soft float: runs on
+# ARMv6 and later), armhf (ARMv7 with VFPv3 and Thumb-2: an ARMv6 CPU stops at its first instruction beyond
+# ARMv6), arm64 and amd64. Debian has no ARMv6 hard-float port; Raspbian's is one, but its archive is not
+# reachable from the build machines, so an ARMv6 Pi runs Debian armel.
+ARCHITECTURES = ('armel', 'armhf', 'arm64', 'amd64')
+# What dockerd's Arch (Go's name for the userspace it was built for) or Architecture (its kernel's
+# machine) says of the userspace images run in: 'arm' is 32-bit arm of an unknown level.
+DOCKER_USERSPACE = {'amd64': 'amd64', 'x86_64': 'amd64', 'arm64': 'arm64', 'aarch64': 'arm64',
+                    'arm': 'arm', 'armhf': 'arm', 'armel': 'arm', 'armv6l': 'arm', 'armv7l': 'arm', 'armv8l': 'arm'}
+# The architectures a kernel runs (uname -m), the first being that of a 32-bit arm userspace on it.
+# armv8l: a 64-bit arm kernel as a 32-bit process sees it under linux32 (PER_LINUX32).
+MACHINE_RUNS = {
+    'armv5tel': ('armel',), 'armv5tejl': ('armel',),
+    'armv6l': ('armel',),
+    'armv7l': ('armhf', 'armel'),
+    'armv8l': ('armhf', 'armel', 'arm64'),
+    'aarch64': ('armhf', 'armel', 'arm64'),
+    'arm64': ('armhf', 'armel', 'arm64'),
+    'x86_64': ('amd64',),
+    'amd64': ('amd64',),
+}
+# The Pis behind each kernel machine, for the messages.
+MACHINE_PIS = {
+    'armv6l': 'ARMv6: Raspberry Pi 1, Zero, Zero W',
+    'armv7l': 'ARMv7 32-bit kernel: Raspberry Pi 2, or a Zero 2 W, 3, 4 or 5 under a 32-bit kernel',
+    'armv8l': '64-bit arm kernel seen from 32-bit userspace',
+    'aarch64': '64-bit arm kernel: Raspberry Pi Zero 2 W, 3, 4, 5',
+}
+# An engine's arm variant (the OCI platform's): v5 and v6 code needs armel, v7 and v8 run armhf.
+ARM_VARIANTS = {'v5': 'armel', 'v6': 'armel', 'v7': 'armhf', 'v8': 'armhf'}
 
 
 def normalize_capability(name):
@@ -602,15 +630,69 @@ def translate_start_error(message, capabilities, bounding=None):
     return None
 
 
-def detect_architecture(docker_arch, machine):
-    """The image architecture of a node: dockerd's own (the userspace it runs: 'arm' on a 64-bit
-    kernel under 32-bit Raspberry Pi OS), else the kernel's machine (uname -m)."""
-    for name in (docker_arch, machine):
-        if name in DOCKER_ARCHITECTURES:
-            return DOCKER_ARCHITECTURES[name]
-    if machine and machine.startswith('armv'):
-        return 'armhf'
-    return docker_arch or machine
+def image_architecture(node, requested=None):
+    """The image architecture (one of ARCHITECTURES) for a node, from what it reports, or ``requested``.
+
+    ``node``: docker_arch (dockerd's Arch, the userspace it runs: 'arm' under 32-bit Raspberry Pi OS on a
+    64-bit kernel), docker_os (its OSType), docker_variant (the arm variant where the engine gives one),
+    machine (the kernel's ``uname -m``) and userspace_bits (the width of the node's Python, 32 or 64, where
+    known); any may be None. dockerd's word on the userspace comes first, then the width; the level of a
+    32-bit arm userspace comes from the kernel (armv6l: armel, anything later: armhf), else the variant.
+    ``requested`` (the option ``architecture``) wins, unless the kernel cannot run it (armhf on an armv6l
+    Pi). An architecture that cannot be told, or that the kernel cannot run, is refused, naming what to set.
+    """
+    machine = node.get('machine') or None
+    docker_arch = node.get('docker_arch') or None
+    docker_os = node.get('docker_os') or None
+    runs = MACHINE_RUNS.get(machine)
+    if docker_os and docker_os != 'linux':
+        raise Refusal('dockerd of this node runs %s containers; the ntpd image is a Linux image' % docker_os)
+    if requested:
+        if runs is not None and requested not in runs:
+            raise Refusal(cannot_run(requested, machine, runs))
+        return requested
+    userspace = DOCKER_USERSPACE.get(docker_arch) or userspace_of(machine, node.get('userspace_bits'))
+    if userspace == 'arm' and runs is None:
+        chosen = ARM_VARIANTS.get(node.get('docker_variant'))
+    elif userspace == 'arm':
+        chosen = runs[0] if runs[0] in ('armel', 'armhf') else userspace
+    else:
+        chosen = userspace
+    if chosen is None:
+        raise Refusal(
+            'cannot tell the image architecture of this node (dockerd: %s, variant %s; kernel: %s; userspace: %s): '
+            'set architecture (role: ntpd_container_architecture) to %s, with its base image in base_images '
+            '(armel for an ARMv6 Pi 1 or Zero, armhf for a 32-bit OS on a later Pi, arm64 for a 64-bit OS)'
+            % (docker_arch, node.get('docker_variant'), machine,
+               '%s-bit' % node['userspace_bits'] if node.get('userspace_bits') else 'unknown', ', '.join(ARCHITECTURES)))
+    if runs is not None and chosen not in runs:
+        raise Refusal('dockerd of this node runs %s images but its kernel is %s, which runs %s: set architecture '
+                      '(role: ntpd_container_architecture) to one of those' % (chosen, machine, ', '.join(runs)))
+    return chosen
+
+
+def userspace_of(machine, bits):
+    """'amd64', 'arm64' or 'arm' (32-bit) of a node without dockerd's word: its kernel and its userspace width."""
+    runs = MACHINE_RUNS.get(machine)
+    if runs is None:
+        return None
+    if runs == ('amd64',):
+        return 'amd64' if bits in (None, 64) else None
+    if 'arm64' in runs and bits != 32 and machine != 'armv8l':
+        return 'arm64'
+    return 'arm'
+
+
+def cannot_run(requested, machine, runs):
+    """Why the kernel ``machine`` cannot run images of ``requested``, and what to set instead."""
+    pis = ' (%s)' % MACHINE_PIS[machine] if machine in MACHINE_PIS else ''
+    if requested == 'armhf' and runs == ('armel',):
+        why = ('armhf images are ARMv7 code (Debian armhf), which stops there with an illegal instruction; use armel '
+               '(Debian armel, ARMv5TE code, runs on ARMv6)')
+    else:
+        why = 'it runs %s images only: use %s' % (', '.join(runs), ' or '.join(runs))
+    return ('architecture %s cannot run on this node: its kernel is %s%s; %s, or leave architecture unset to '
+            'use what the node runs' % (requested, machine, pis, why))
 
 
 def resolve_base_image(base_image, base_images, architecture):
@@ -619,7 +701,7 @@ def resolve_base_image(base_image, base_images, architecture):
         return base_image
     if architecture in (base_images or {}):
         return base_images[architecture]
-    raise Refusal('no base image for architecture %s (dockerd of this node): add it to base_images (role: '
+    raise Refusal('no base image for architecture %s (of this node): add it to base_images (role: '
                   'ntpd_container_base_images) or give base_image' % architecture)
 
 
@@ -700,14 +782,13 @@ def rollout_plan(check, state='started', disable_host_time_services=True, units=
 
 
 def image_sources(checks):
-    """{host: the host that builds its image} for every host whose read plans a build: per image (tag of
-    the build hash, and ARMv6 or not: an armv7 image does not run on a Pi 1 or Zero) the first host by
-    name builds, the others load what it saved. ``checks``: host -> its docker_ntpd check result."""
+    """{host: the host that builds its image} for every host whose read plans a build: per image (its tag
+    names the architecture and the build hash; an ARMv6 Pi's is armel, which every later Pi runs too) the
+    first host by name builds, the others load what it saved. ``checks``: host -> its docker_ntpd check result."""
     builders = {}
     sources = {}
     for host in sorted(checks):
         check = checks[host] or {}
         if 'build' in (check.get('steps') or []) and check.get('image'):
-            key = (check['image'], check.get('machine') == 'armv6l')
-            sources[host] = builders.setdefault(key, host)
+            sources[host] = builders.setdefault(check['image'], host)
     return sources

@@ -103,15 +103,24 @@ options:
     type: str
   base_images:
     description:
-      - Base image per architecture (C(armhf), C(arm64), C(amd64)), used when I(base_image) is not given,
-        the entry of the detected (or given) I(architecture).
+      - Base image per architecture (C(armel), C(armhf), C(arm64), C(amd64)), used when I(base_image) is not
+        given, the entry of the detected (or given) I(architecture).
     type: dict
   architecture:
     description:
-      - Architecture named in the image tag. Defaults to dockerd's own architecture (the userspace it
-        runs, so C(armhf) for 32-bit Raspberry Pi OS on a 64-bit kernel), else the kernel's.
+      - Architecture of the image, named in its tag (Debian's port names).
+      - By default it is decided from what the node reports. dockerd's architecture and variant give the
+        userspace (C(arm) under 32-bit Raspberry Pi OS even on a 64-bit kernel), else the width of the node's
+        Python. The kernel's machine (C(uname -m)) gives the level of 32-bit arm.
+      - C(armel) on an ARMv6 Pi (C(armv6l) Pi 1, Zero, Zero W). Debian armel is ARMv5TE code, which runs on
+        ARMv6; Debian has no ARMv6 hard-float port, and Raspbian's archive is not used.
+      - C(armhf) under a 32-bit OS on a later Pi (C(armv7l) Pi 2, or a Zero 2 W, 3, 4 or 5 with a 32-bit
+        kernel or a 64-bit kernel under 32-bit userspace). C(arm64) under a 64-bit OS, C(amd64) on x86-64.
+        A node that cannot be told apart is refused.
+      - Given, it wins, but one the kernel cannot run is refused (C(armhf), ARMv7 code, on an C(armv6l) Pi;
+        C(arm64) on a 32-bit kernel; arm on x86-64).
     type: str
-    choices: [armhf, arm64, amd64]
+    choices: [armel, armhf, arm64, amd64]
   image_archive:
     description:
       - A C(docker save) archive on the managed node (made by I(save_archive) on a node of the same
@@ -241,7 +250,7 @@ EXAMPLES = r'''
     state: built
     build_context: /var/lib/fleet-ntpd/build
     dockerfile_content: "{{ lookup('ansible.builtin.file', 'Dockerfile', rstrip=false) }}"
-    base_images: {armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
+    base_images: {armel: arm32v5/debian:bookworm-slim, armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
     save_archive: /var/lib/fleet-ntpd/ntpd-image.tar
 
 - name: Read everything in one call (check mode), host time services included
@@ -250,7 +259,7 @@ EXAMPLES = r'''
     dockerfile_content: "{{ lookup('ansible.builtin.file', 'Dockerfile', rstrip=false) }}"
     config_file: /etc/fleet-ntpd/ntp.conf
     config_content: "{{ lookup('ansible.builtin.template', 'ntp.conf.j2') }}"
-    base_images: {armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
+    base_images: {armel: arm32v5/debian:bookworm-slim, armhf: arm32v7/debian:bookworm-slim, arm64: arm64v8/debian:bookworm-slim}
     image_archive: /var/lib/fleet-ntpd/ntpd-image.tar
     host_time_services: [ntp.service, chrony.service]
   check_mode: true
@@ -331,10 +340,15 @@ architecture:
   type: str
   sample: armhf
 machine:
-  description: The kernel's machine (C(uname -m)), e.g. C(armv6l) where an armv7 image cannot run.
+  description: The kernel's machine (C(uname -m)), e.g. C(armv6l) on a Pi 1 or Zero, where only armel images run.
   returned: always
   type: str
   sample: aarch64
+userspace_bits:
+  description: The width of the node's userspace as its Python has it (32 or 64), for the architecture decision.
+  returned: always
+  type: int
+  sample: 32
 base_image:
   description: The base image used (given or chosen from I(base_images)).
   returned: unless state=absent
@@ -386,6 +400,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
@@ -394,7 +409,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.docker_api import (
     DockerClient, DockerError, archive_images, context_files, context_tar)
 from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
     DRIFT_DIRECTORY_ROOT, PROC_NET_FILES, TIMESYNCD, action_line, archive_matches, build_hash, capabilities_from_mask,
-    container_spec, current_container, desired_container, detect_architecture, differences, foreign_port_holders,
+    container_spec, current_container, desired_container, differences, foreign_port_holders, image_architecture,
     image_labels, image_matches, image_tag, parse_proc_net, parse_status_mask, parse_systemctl_show, plan, ports_held,
     refuse_ungrantable, resolve_base_image, restart_needed, translate_start_error, unsafe_path_reason, validate,
     wanted_ports)
@@ -402,6 +417,11 @@ from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
 # Where the module reads the host (tests point these at fixture trees).
 PROC_ROOT = '/proc'
 DOCKER_PID_FILE = '/var/run/docker.pid'
+
+
+def node_platform():
+    """(the kernel's machine, uname -m; the userspace width in bits, that of this Python)."""
+    return os.uname()[4], struct.calcsize('P') * 8
 
 
 def dockerd_bounding_set():
@@ -562,7 +582,9 @@ class NtpdContainer(object):
             refuse_unsafe_files(params)
         writes = self.writes() if state != 'absent' else []
         services, ntp = host_time_services(self.module, params['host_time_services'])
-        self.result.update(host_time_services=services, host_ntp_synchronization=ntp, machine=os.uname()[4])
+        machine, bits = node_platform()
+        self.result.update(host_time_services=services, host_ntp_synchronization=ntp, machine=machine,
+                           userspace_bits=bits)
         version = self.read_engine()
         current_inspect = self.client.inspect_container(self.name)
         current = current_container(current_inspect)
@@ -571,7 +593,10 @@ class NtpdContainer(object):
             return self.execute(plan(state, True, True, current, None), None, None, current)
 
         files = self.inputs()
-        architecture = params['architecture'] or detect_architecture(version.get('Arch'), os.uname()[4])
+        # dockerd's /version names no arm variant (20.10 to 28); taken when an engine gives one.
+        architecture = image_architecture(
+            dict(docker_arch=version.get('Arch'), docker_os=version.get('Os'), docker_variant=version.get('Variant'),
+                 machine=machine, userspace_bits=bits), params['architecture'])
         base_image = resolve_base_image(params['base_image'], params['base_images'], architecture)
         self.result.update(architecture=architecture, base_image=base_image)
         base = self.client.inspect_image(base_image)
@@ -773,7 +798,7 @@ def main():
             config_content=dict(type='str'),
             base_image=dict(type='str'),
             base_images=dict(type='dict'),
-            architecture=dict(type='str', choices=['armhf', 'arm64', 'amd64']),
+            architecture=dict(type='str', choices=['armel', 'armhf', 'arm64', 'amd64']),
             image_archive=dict(type='path'),
             save_archive=dict(type='path'),
             host_time_services=dict(type='list', elements='str', default=[]),

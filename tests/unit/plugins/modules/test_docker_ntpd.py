@@ -501,6 +501,47 @@ def test_the_base_image_is_chosen_by_dockerds_architecture(monkeypatch, host):
     assert result['failed'] and 'no base image for architecture amd64' in result['msg'] and engine.changes() == []
 
 
+def on_a_pi(monkeypatch, engine, docker_arch, machine, bits):
+    """The node reports this dockerd Arch, kernel machine and userspace width."""
+    answer = dict(fixture('version.json'), Arch=docker_arch)
+    monkeypatch.setattr(engine, 'version', lambda: answer)
+    monkeypatch.setattr(docker_ntpd, 'node_platform', lambda: (machine, bits))
+
+
+PI_BASES = {'armel': 'fleet-lab/debian:bookworm-armel', 'armhf': 'fleet-lab/debian:bookworm-armhf',
+            'arm64': 'fleet-lab/debian:bookworm-arm64'}
+
+
+@pytest.mark.parametrize('docker_arch, machine, bits, architecture', [
+    ('arm', 'armv6l', 32, 'armel'),  # Pi 1, Zero, Zero W
+    ('arm', 'armv7l', 32, 'armhf'),  # Pi 2
+    ('arm', 'aarch64', 32, 'armhf'),  # Pi 3/4/5, 32-bit Raspberry Pi OS on a 64-bit kernel
+    ('arm64', 'aarch64', 64, 'arm64'),  # Pi 3/4/5, 64-bit OS
+])
+def test_each_pi_reads_its_architecture_and_base_image(monkeypatch, host, docker_arch, machine, bits, architecture):
+    args = dict((key, value) for key, value in host.items() if key not in ('base_image', 'architecture'))
+    engine = FakeEngine(images=dict((base, {'Id': BASE_ID}) for base in PI_BASES.values()))
+    on_a_pi(monkeypatch, engine, docker_arch, machine, bits)
+    result = run(monkeypatch, engine, dict(args, base_images=PI_BASES, published_ports=FREE_PORTS), check_mode=True)
+    assert not result.get('failed'), result.get('msg')
+    assert (result['architecture'], result['base_image']) == (architecture, PI_BASES[architecture])
+    assert (result['machine'], result['userspace_bits']) == (machine, bits)
+    assert result['image'].startswith('fleet-linux/ntpd:%s-' % architecture) and 'build' in result['steps']
+
+
+def test_armhf_given_for_an_armv6_pi_is_refused_before_anything_changes(monkeypatch, host):
+    engine = FakeEngine(images=dict((base, {'Id': BASE_ID}) for base in PI_BASES.values()))
+    on_a_pi(monkeypatch, engine, 'arm', 'armv6l', 32)
+    args = dict((key, value) for key, value in host.items() if key != 'base_image')
+    result = run(monkeypatch, engine, dict(args, base_images=PI_BASES, architecture='armhf'))
+    assert result['failed'] and result['changed'] is False and engine.changes() == []
+    assert 'architecture armhf cannot run on this node: its kernel is armv6l' in result['msg']
+    assert 'use armel' in result['msg'] and result['machine'] == 'armv6l'
+    result = run(monkeypatch, engine, dict(args, base_images=PI_BASES, architecture='armel', published_ports=FREE_PORTS),
+                 check_mode=True)
+    assert not result.get('failed') and result['architecture'] == 'armel', result.get('msg')
+
+
 def save_archive(path, tag, labels):
     """A docker save archive (manifest.json and the image config) holding ``tag`` with ``labels``."""
     with tarfile.open(str(path), 'w') as tar:
