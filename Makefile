@@ -12,8 +12,9 @@ COLLECTIONS := $(BUILD)/collections
 STAGE := $(CURDIR)/scripts/stage
 # make test runs its stages in two lanes side by side, balanced by their times (the machine is
 # CPU-bound: a lane waiting on apt, dockerd or SSH lends its core to the other lane's TCG guest).
-TEST_LANE_1 ?= molecule-smoke molecule-md molecule-fs_swap molecule-raid
-TEST_LANE_2 ?= lint sanity units build molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler molecule-hostile
+# The lab images are built (or found in FLEET_CACHE) in the lanes, beside the static checks.
+TEST_LANE_1 ?= lab-microserver molecule-md molecule-fs_swap molecule-raid
+TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler molecule-hostile
 # Every molecule scenario (each one alone: make molecule-NAME, or make molecule SCENARIOS='a b').
 SCENARIOS ?= $(patsubst molecule-%,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2)))
 # The Debian releases whose python3 make units-matrix runs the unit tests on (3.9, 3.11, 3.13).
@@ -29,18 +30,20 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export LC_ALL := C.UTF-8
 
-.PHONY: help setup deps venv collection dockerd lab demo test lint sanity units units-matrix build molecule clean
+.PHONY: help setup setup-host deps venv collection dockerd lab lab-microserver lab-pinode demo test lint sanity units units-matrix build molecule clean
 
 help:
 	@echo "make demo    run the microserver RAID job against the lab guest"
 	@echo "make test    run every test (lint, sanity, units, build, molecule)"
-	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='smoke'] | lab | clean"
+	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='md'] | lab | clean"
 
-setup:
+setup: setup-host
+	@$(STAGE) lab-images $(MAKE) --no-print-directory lab
+
+setup-host:
 	@$(STAGE) deps $(MAKE) --no-print-directory deps
 	@$(STAGE) venv $(MAKE) --no-print-directory venv collection
 	@$(STAGE) dockerd $(MAKE) --no-print-directory dockerd
-	@$(STAGE) lab-images $(MAKE) --no-print-directory lab
 
 deps:
 	@scripts/install-deps
@@ -63,8 +66,16 @@ dockerd:
 lab:
 	@lab/build-images
 
+lab-microserver:
+	@lab/microserver/build >/dev/null
+
+# The Pi node image and the offline LXC image the lxc scenario puts into a Pi node.
+lab-pinode:
+	@lab/pinode/build >/dev/null
+	@lab/lxc-image/build >/dev/null
+
 # Each lane's full output: $(BUILD)/logs/LANE.log (the tail of a failing one is printed).
-test: setup
+test: setup-host
 	@scripts/lanes $(BUILD)/logs lane1 "$(TEST_LANE_1)" lane2 "$(TEST_LANE_2)"
 	@echo "make test: all stages passed"
 
@@ -86,6 +97,9 @@ units-matrix:
 
 build: collection
 	tests/build/run
+
+# Each task's start time and length in the logs, and the slowest tasks at the end of each playbook.
+molecule molecule-%: export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks
 
 molecule: collection
 	@for s in $(SCENARIOS); do $(STAGE) "molecule-$$s" molecule test -s "$$s" || exit 1; done
