@@ -21,7 +21,8 @@ for disk in "$@"; do
   [ -b "$device" ] || continue
   actual=$(blockdev --getsize64 "$device")
   [ "$actual" = "$size" ] || problem "$disk has $actual bytes, expected $size"
-  [ -z "$(wipefs --noheadings "$device")" ] || problem "$disk is not blank: $(wipefs --noheadings "$device")"
+  signatures=$(wipefs --noheadings -O TYPE "$device" | sort -u | tr '\n' ' ')
+  [ -z "$signatures" ] || problem "$disk is not blank: $signatures"
   blkid -p "$device" >/dev/null 2>&1
   [ $? -eq 2 ] || problem "blkid finds something on $disk"
   [ "$(lsblk -n -o NAME "$device" | wc -l)" = 1 ] || problem "$disk has partitions"
@@ -31,15 +32,18 @@ modprobe -a raid0 raid1 raid10 raid456 || problem "the md modules do not load"
 for personality in raid0 raid1 raid10 raid4 raid5 raid6; do
   grep -q "\[$personality\]" /proc/mdstat || problem "md lacks the $personality personality"
 done
-! lsblk -d -n -o NAME | grep -q '^md' || problem "an md array exists already"
+! grep -q '^md' /proc/mdstat || problem "an md array exists already: $(grep '^md' /proc/mdstat | cut -d' ' -f1 | tr '\n' ' ')"
 
-for package in mdadm e2fsprogs xfsprogs btrfs-progs grub-pc-bin grub2-common rsync python3; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
-    || problem "package $package is not installed"
+# One dpkg-query and one systemctl for all (each process start is slow under TCG).
+packages=(mdadm e2fsprogs xfsprogs btrfs-progs grub-pc-bin grub2-common rsync python3)
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null)
+for package in "${packages[@]}"; do
+  grep -qx "$package install ok installed" <<<"$installed" || problem "package $package is not installed"
 done
-for unit in apt-daily.timer e2scrub_all.timer fstrim.timer mdcheck_start.timer mdmonitor-oneshot.timer; do
-  state=$(systemctl is-enabled "$unit" 2>/dev/null)
-  [ "$state" = masked ] || problem "$unit is '$state', not masked (it would disturb the scenarios)"
+units=(apt-daily.timer e2scrub_all.timer fstrim.timer mdcheck_start.timer mdmonitor-oneshot.timer)
+mapfile -t states < <(systemctl is-enabled "${units[@]}" 2>/dev/null)
+for i in "${!units[@]}"; do
+  [ "${states[$i]:-}" = masked ] || problem "${units[$i]} is '${states[$i]:-}', not masked (it would disturb the scenarios)"
 done
 
 if [ ${#problems[@]} -gt 0 ]; then
