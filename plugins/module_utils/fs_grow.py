@@ -21,7 +21,7 @@ LEAVE_NO_CHANGE = ('mount', 'umount')
 
 
 class FsGrow(object):
-    """fs_grow: survey() reads and plans (raising Refusal, nothing changed); run() is the whole module."""
+    """fs_grow: survey() reads and plans (raising Refusal, nothing changed); grow() acts on it; run() is the whole module."""
 
     def __init__(self, module, blockdevs):
         self.module = module
@@ -157,10 +157,15 @@ class FsGrow(object):
                     _context=(fs, name, actions))
 
     def run(self):
+        self.module.exit_json(**self.grow(self.module.params))
+
+    def grow(self, params):
+        """Read, plan and, outside check mode, grow (``params`` as survey's): fs_grow's result. Fails the module
+        on a refusal (nothing changed) or a failing step (saying what was done)."""
         self.fstype = None
         self.partial = {}
         try:
-            result = self.survey(self.module.params)
+            result = self.survey(params)
         except Refusal as exc:
             self.module.fail_json(msg=str(exc), **dict(dict(changed=False, fstype=self.fstype, actions=[]), **self.partial))
         fs, name, actions = result.pop('_context')
@@ -173,7 +178,7 @@ class FsGrow(object):
             result.update(actions=[command_line(a) for a in self.done], after=self.sizes(fs, state, self.blockdevs.size(name)))
         result['diff'] = {'before': self.describe(result['device'], result['before']),
                           'after': self.describe(result['device'], result['after'])}
-        self.module.exit_json(**result)
+        return result
 
     def apply(self, actions):
         temporary = None

@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 import time
+import traceback
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, check_regular, read_text, write_atomically
@@ -25,6 +26,11 @@ from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
 
 # Filesystems a power loss empties: a backup file there is gone when mdadm needs it.
 VOLATILE_FILESYSTEMS = ('tmpfs', 'ramfs')
+
+
+# After a step, md's thread starts the recovery or reshape within this time; sysfs is polled this often at first.
+STEP_START_SECONDS = 2.0
+FIRST_POLL_SECONDS = 0.1
 
 
 class CommandFailed(Exception):
@@ -63,8 +69,21 @@ class MdArray(object):
         """The ARRAY line mdadm gives this array as it is now (mdadm --detail --brief)."""
         return self.run('--detail', '--brief', self.path).strip().splitlines()[0]
 
+    def wait_started(self, seconds=STEP_START_SECONDS):
+        """After a step, until md's thread has started what the step asked for: a new member reads as
+        missing (degraded) and sync_action as idle until the recovery starts."""
+        for _poll in range(int(seconds / FIRST_POLL_SECONDS)):
+            sysfs = self.sysfs()
+            if (sysfs.get('sync_action') or 'idle') != 'idle' or (sysfs.get('degraded') or '0').strip() == '0':
+                return
+            time.sleep(FIRST_POLL_SECONDS)
+
     def wait_idle(self, deadline, poll_interval, progress):
-        """Poll sysfs until no reshape, resync or recovery runs; Timeout when the deadline passed."""
+        """Poll sysfs until no reshape, resync or recovery runs; Timeout when the deadline passed.
+
+        The first polls come quickly (a small array is done in a moment), then every ``poll_interval``.
+        """
+        pause = FIRST_POLL_SECONDS
         while True:
             sysfs = self.sysfs()
             action = sysfs.get('sync_action') or 'idle'
@@ -81,7 +100,8 @@ class MdArray(object):
             if time.time() >= deadline:
                 raise Timeout('%s is still busy (%s); it goes on in the kernel (cat /proc/mdstat). '
                               'Run again to wait for it, or give a longer timeout.' % (self.path, progress[-1]['action']))
-            time.sleep(poll_interval)
+            time.sleep(pause)
+            pause = min(pause * 2, poll_interval)
 
 
 def public_state(state):
@@ -243,12 +263,12 @@ class Reshape(object):
     ``done`` lists the mdadm commands run so far: whatever fails, the module reports them and changed.
     """
 
-    def __init__(self, module, blockdevs, array, target):
+    def __init__(self, module, blockdevs, array, target, params):
         self.module = module
         self.blockdevs = blockdevs
         self.array = array
         self.level, self.raid_devices, self.devices = target
-        self.params = module.params
+        self.params = params
         self.deadline = time.time() + self.params['timeout']
         self.done = []
         self.progress = []
@@ -286,7 +306,7 @@ class Reshape(object):
             refuse_unsafe_new_devices(self.module, self.blockdevs, state,
                                       [d for d in self.devices if d not in state['members'] + state['spares']])
             self.run(steps[0])
-            time.sleep(1)
+            self.array.wait_started()
             state, idle = self.settled_state()
             if not idle:
                 break
@@ -379,3 +399,56 @@ class Survey(object):
             current, wanted = config_text_with(self.params['config_file'], line)
             result.update(config_line=line, config_changes=wanted != current, changed=result['changed'] or wanted != current)
         return result
+
+
+def reshape(module, survey):
+    """md_reshape's result once ``survey`` has read and planned, and the message to fail with (or None): in check
+    mode, or with nothing to run or wait for, the plan; otherwise the plan applied (apply_plan). Either way the
+    array's ARRAY line goes in the mdadm configuration if asked (not in check mode)."""
+    params = survey.params
+    if not module.check_mode and (survey.planned or (survey.blocked == 'wait' and params['wait'])):
+        return apply_plan(module, survey)
+    result = survey.check_result()
+    result['changed'] = bool(survey.planned)
+    return result, put_config_line(module, params, result.get('config_line'), result)
+
+
+def apply_plan(module, survey):
+    """Outside check mode, run the plan ``survey`` made (resume, wait, steps, each planned again from the real
+    state), then put the array's ARRAY line in the mdadm configuration if asked.
+
+    Returns md_reshape's result and, when it must fail, its message (the result then says what was done).
+    """
+    p = survey.params
+    result = dict(reshape_interrupted=bool(survey.resume), steps=survey.planned, before=survey.before)
+    reshape = Reshape(module, survey.array.blockdevs, survey.array, (survey.level, survey.raid_devices, survey.devices), p)
+    try:
+        after, steps = reshape.act(survey.state, survey.resume, survey.blocked, survey.steps)
+        line = survey.array.brief_line() if p['update_config'] else None
+    except Exception as failure:
+        failed_step = ' after %s' % reshape.done[-1] if reshape.done else ''
+        result.update(changed=bool(reshape.done), actions=reshape.done, progress=reshape.progress,
+                      exception=traceback.format_exc())
+        return result, '%s%s: %s' % (p['device'], failed_step, failure)
+    result.update(changed=bool(reshape.done), actions=reshape.done, after=public_state(after),
+                  finished=p['wait'] and not steps and after['sync_action'] == 'idle')
+    if reshape.progress:
+        result['progress'] = reshape.progress
+    if steps and p['wait']:
+        return result, '%s did not reach the target after %s' % (p['device'], '; '.join(reshape.done))
+    return result, put_config_line(module, p, line, result)
+
+
+def put_config_line(module, params, line, result):
+    """Put the ARRAY line ``line`` (if any) in the mdadm configuration, saying so in ``result`` (config_line,
+    config_changes, changed); the message to fail with, or None."""
+    result['config_changes'] = False
+    if not line:
+        return None
+    result['config_line'] = line
+    try:
+        result['config_changes'] = update_config(module, params['config_file'], line)
+    except (Refusal, IOError, OSError) as failure:
+        return '%s: cannot update %s: %s' % (params['device'], params['config_file'], failure)
+    result['changed'] = result['changed'] or result['config_changes']
+    return None

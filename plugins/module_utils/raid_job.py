@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.swap import check_room_for_swapoff
@@ -23,6 +24,35 @@ DEFAULTS = dict(
     update_initramfs=True, initramfs_command=['update-initramfs', '-u', '-k', 'all'],
     grub_install=True, grub_target='i386-pc', grub_mkconfig_command=['grub-mkconfig', '-o', '/boot/grub/grub.cfg'],
     start_degraded_boot=True)
+
+
+# The options of a job, as raid_plan and raid_apply take them (doc fragment fleet.linux.raid_job).
+JOB_OPTIONS = dict(
+    arrays=dict(type='list', elements='dict', required=True, options=dict(
+        device=dict(type='path', required=True),
+        level=dict(type='str', required=True),
+        raid_devices=dict(type='int'),
+        devices=dict(type='list', elements='path', required=True),
+        backup_file=dict(type='path'),
+        content=dict(type='str', choices=['filesystem', 'swap', 'none'], default='none'),
+        boot=dict(type='bool', default=False),
+        boot_disks=dict(type='list', elements='path'),
+    )),
+    backup_dir=dict(type='path', default='/root'),
+    config_file=dict(type='path', default='/etc/mdadm/mdadm.conf'),
+    state_dir=dict(type='path', default='/var/lib/fleet-raid-reshape'),
+    swap_force=dict(type='bool', default=False),
+    timeout=dict(type='int', default=7200),
+    poll_interval=dict(type='int', default=5),
+)
+
+
+def md_params(spec, job):
+    """md_reshape's parameters for the array ``spec`` of a job whose options are ``job``."""
+    backup_file = spec['backup_file'] or os.path.join(job['backup_dir'], '%s-reshape.backup' % os.path.basename(spec['device']))
+    return dict(device=spec['device'], level=spec['level'], raid_devices=spec['raid_devices'], devices=spec['devices'],
+                backup_file=backup_file, update_config=True, config_file=job['config_file'],
+                timeout=job['timeout'], poll_interval=job['poll_interval'], wait=True)
 
 
 def backup_refusal(array, names, min_free_mib):
@@ -139,7 +169,7 @@ def plan_job(survey, options=None):
         plans.append(plan)
     # The ARRAY entry of an array is read from mdadm once its reshape has ended (mid-reshape it may
     # read otherwise): after a reshape the initramfs is regenerated if mdadm.conf is then newer than
-    # it (raid_boot checks); at once when an entry of an array left as it is changes, or when the
+    # it (raid_apply checks); at once when an entry of an array left as it is changes, or when the
     # initramfs is already older than mdadm.conf.
     # When /boot is not mounted now (the role mounts it), its images are compared with mdadm.conf then.
     outdated = initramfs_outdated(survey['initramfs'])

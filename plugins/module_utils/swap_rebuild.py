@@ -16,7 +16,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.swap import (
 
 
 class SwapRebuild(object):
-    """swap_rebuild: survey() reads and plans (raising Refusal, nothing changed); run() is the whole module."""
+    """swap_rebuild: survey() reads and plans (raising Refusal, nothing changed); rebuild() acts on it; run() is the whole module."""
 
     def __init__(self, module, blockdevs, fstab='/etc/fstab'):
         self.module = module
@@ -96,12 +96,16 @@ class SwapRebuild(object):
                     actions=[command_line([self.runner(a[0]).path] + a[1:]) for a in actions], _context=(header, actions))
 
     def run(self):
+        self.module.exit_json(**self.rebuild(self.module.params))
+
+    def rebuild(self, params):
+        """Read, plan and, outside check mode, re-create the swap (``params`` as survey's): swap_rebuild's result.
+        Fails the module on a refusal (nothing changed) or a failing step (saying what was done and what to do)."""
         self.partial = {}
         try:
-            result = self.survey(self.module.params)
+            result = self.survey(params)
         except Refusal as exc:
-            self.module.fail_json(msg=str(exc), changed=False, actions=[],
-                                  **dict(dict(device=self.module.params['device']), **self.partial))
+            self.module.fail_json(msg=str(exc), changed=False, actions=[], **dict(dict(device=params['device']), **self.partial))
         header, actions = result.pop('_context')
         if actions and not self.module.check_mode:
             self.apply(actions, result['before'])
@@ -112,7 +116,7 @@ class SwapRebuild(object):
             self.check_identity(header, new_header, result['before'], after)
             result.update(actions=[command_line(a) for a in self.done], after=after)
         result['diff'] = {'before': self.describe(result['before']), 'after': self.describe(result['after'])}
-        self.module.exit_json(**result)
+        return result
 
     def check_identity(self, old, new, before, after):
         """After mkswap: the header must hold the old UUID and the old label, byte for byte."""

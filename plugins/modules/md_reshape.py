@@ -193,13 +193,12 @@ config_line:
 '''
 
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import (
-    CommandFailed, Reshape, Survey, public_state, update_config)
+    CommandFailed, Survey, reshape)
 
 # Where the kernel is read and how a /dev path is identified (tests point them at fixture trees).
 SYS_ROOT = '/sys'
@@ -238,45 +237,13 @@ def main():
             result['before'] = survey.before
         module.fail_json(msg='%s: %s' % (p['device'], refusal), **result)
 
-    planned = survey.planned
-    line = survey.line
-    if module.check_mode or not (planned or (survey.blocked == 'wait' and p['wait'])):
-        result.update(survey.check_result())
-        result.pop('config_changes', None)  # update_config below says it
-        result['changed'] = bool(planned)
-        after = result['after']
-        line = result.get('config_line')
-    else:
-        result.update(reshape_interrupted=bool(survey.resume), steps=planned, before=survey.before)
-        reshape = Reshape(module, survey.array.blockdevs, survey.array, (survey.level, survey.raid_devices, survey.devices))
-        try:
-            after, steps = reshape.act(survey.state, survey.resume, survey.blocked, survey.steps)
-            if p['update_config']:
-                line = survey.array.brief_line()
-        except Exception as failure:
-            failed_step = ' after %s' % reshape.done[-1] if reshape.done else ''
-            module.fail_json(msg='%s%s: %s' % (p['device'], failed_step, failure), changed=bool(reshape.done),
-                             actions=reshape.done, before=survey.before, progress=reshape.progress,
-                             exception=traceback.format_exc())
-        result.update(changed=bool(reshape.done), actions=reshape.done,
-                      finished=p['wait'] and not steps and after['sync_action'] == 'idle')
-        if reshape.progress:
-            result['progress'] = reshape.progress
-        if steps and p['wait']:
-            module.fail_json(msg='%s did not reach the target after %s' % (p['device'], '; '.join(reshape.done)),
-                             after=public_state(after), **result)
-        after = public_state(after)
-    result['after'] = after
-
-    if line:
-        result['config_line'] = line
-        try:
-            result['changed'] = update_config(module, p['config_file'], line) or result['changed']
-        except (Refusal, IOError, OSError) as failure:
-            module.fail_json(msg='%s: cannot update %s: %s' % (p['device'], p['config_file'], failure), **result)
-
+    reshaped, failure = reshape(module, survey)
+    result.update(reshaped)
+    result.pop('config_changes', None)  # raid_apply's; changed says it here
+    if failure:
+        module.fail_json(msg=failure, **result)
     if module._diff:
-        result['diff'] = dict(before=render(survey.before), after=render(after))
+        result['diff'] = dict(before=render(survey.before), after=render(result['after']))
     module.exit_json(**result)
 
 

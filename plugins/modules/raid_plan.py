@@ -25,69 +25,8 @@ description:
     array cannot be reshaped as declared.
 author:
   - fleet.linux contributors (@fleet-linux)
-options:
-  arrays:
-    description: The arrays of the job, as the role's C(raid_reshape_arrays).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      device:
-        description: The md array.
-        type: path
-        required: true
-      level:
-        description: Target RAID level.
-        type: str
-        required: true
-      raid_devices:
-        description: Target number of active devices; defaults to the number of O(arrays[].devices).
-        type: int
-      devices:
-        description: Every device the array should end with, current members included.
-        type: list
-        elements: path
-        required: true
-      backup_file:
-        description: mdadm's backup file for this array; defaults to C(<backup_dir>/<array name>-reshape.backup).
-        type: path
-      content:
-        description: What the array carries, checked as M(fleet.linux.fs_grow) or M(fleet.linux.swap_rebuild) would.
-        type: str
-        choices: [filesystem, swap, none]
-        default: none
-      boot:
-        description: The array holds /boot; its disks' boot sectors are read.
-        type: bool
-        default: false
-      boot_disks:
-        description: The disks to keep bootable; defaults to the disks of O(arrays[].devices).
-        type: list
-        elements: path
-  backup_dir:
-    description: Directory of the default backup files.
-    type: path
-    default: /root
-  config_file:
-    description: The mdadm configuration file.
-    type: path
-    default: /etc/mdadm/mdadm.conf
-  state_dir:
-    description: Where the role remembers the boot steps an interrupted run still owes.
-    type: path
-    default: /var/lib/fleet-raid-reshape
-  swap_force:
-    description: Passed to the swap check as M(fleet.linux.swap_rebuild)'s O(fleet.linux.swap_rebuild#module:force).
-    type: bool
-    default: false
-  timeout:
-    description: The reshape timeout the job will use (validated here, before anything changes).
-    type: int
-    default: 7200
-  poll_interval:
-    description: The poll interval the job will use (validated here, before anything changes).
-    type: int
-    default: 5
+extends_documentation_fragment:
+  - fleet.linux.raid_job
 notes:
   - Runs in check mode like outside it (it only reads).
 seealso:
@@ -180,6 +119,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockD
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS, md_params
 from ansible_collections.fleet.linux.plugins.module_utils.swap import parse_fstab
 from ansible_collections.fleet.linux.plugins.module_utils.swap_rebuild import SwapRebuild
 
@@ -219,14 +159,8 @@ class JobSurvey(object):
         self.blockdevs = blockdevs
         self.params = module.params
 
-    def backup_file(self, spec):
-        return spec['backup_file'] or os.path.join(self.params['backup_dir'], '%s-reshape.backup' % os.path.basename(spec['device']))
-
     def md(self, spec):
-        survey = Survey(self.module, self.blockdevs, dict(
-            device=spec['device'], level=spec['level'], raid_devices=spec['raid_devices'], devices=spec['devices'],
-            backup_file=self.backup_file(spec), update_config=True, config_file=self.params['config_file'],
-            timeout=self.params['timeout'], poll_interval=self.params['poll_interval'], wait=True))
+        survey = Survey(self.module, self.blockdevs, md_params(spec, self.params))
         survey.read_and_plan()
         return survey
 
@@ -283,7 +217,7 @@ class JobSurvey(object):
         if not interrupted:
             entry['content'] = self.content(spec, md.array.path)
         if md.planned:
-            entry['backup'] = self.backup(self.backup_file(spec))
+            entry['backup'] = self.backup(md.params['backup_file'])
         if spec['boot']:
             entry['boot'] = self.boot(spec, md.array.name, md.devices)
         return entry
@@ -309,24 +243,7 @@ class JobSurvey(object):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            arrays=dict(type='list', elements='dict', required=True, options=dict(
-                device=dict(type='path', required=True),
-                level=dict(type='str', required=True),
-                raid_devices=dict(type='int'),
-                devices=dict(type='list', elements='path', required=True),
-                backup_file=dict(type='path'),
-                content=dict(type='str', choices=['filesystem', 'swap', 'none'], default='none'),
-                boot=dict(type='bool', default=False),
-                boot_disks=dict(type='list', elements='path'),
-            )),
-            backup_dir=dict(type='path', default='/root'),
-            config_file=dict(type='path', default='/etc/mdadm/mdadm.conf'),
-            state_dir=dict(type='path', default='/var/lib/fleet-raid-reshape'),
-            swap_force=dict(type='bool', default=False),
-            timeout=dict(type='int', default=7200),
-            poll_interval=dict(type='int', default=5),
-        ),
+        argument_spec=JOB_OPTIONS,
         supports_check_mode=True,
     )
     job = JobSurvey(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT))

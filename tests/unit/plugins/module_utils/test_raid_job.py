@@ -127,7 +127,7 @@ def test_a_changed_mdadm_conf_alone_is_written_and_the_initramfs_follows():
 
 @pytest.mark.parametrize('config_changes', [False, True])
 def test_after_a_reshape_the_initramfs_follows_mdadm_conf_as_the_reshape_leaves_it(config_changes):
-    """Mid-reshape mdadm may give the array's entry otherwise than once it ends: raid_boot regenerates the
+    """Mid-reshape mdadm may give the array's entry otherwise than once it ends: raid_apply regenerates the
     initramfs only if mdadm.conf is then newer than it (an entry naming the array by UUID rarely changes)."""
     reshaped = dict(boot_array(), md=md(RAID1_TO_RAID10, 1, 10, config_changes=config_changes))
     plan = plan_job(survey(reshaped, initrd_mtime=200.0, config_mtime=100.0))

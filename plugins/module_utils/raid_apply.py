@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""raid_apply's backend: a RAID job's plan (the raid_reshape_plan filter over raid_plan's survey) applied in
+one module call, array by array (remember the owed boot steps, reshape, mount /boot, grow the filesystem or
+re-create the swap), then the host's boot steps.
+
+Each part reads and checks the array again before it acts, as md_reshape, fs_grow and swap_rebuild do alone,
+and whatever fails, the failure says everything the job did before it (JobModule).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import glob
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fleet.linux.plugins.module_utils.common import (
+    CommandRunner, Refusal, check_regular, command_line, write_atomically)
+from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
+from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey, reshape
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import md_params
+from ansible_collections.fleet.linux.plugins.module_utils.swap_rebuild import SwapRebuild
+
+BOOT = '/boot'
+# Where the units are wanted at boot, the last-resort timer they point to, the initramfs images, fstab
+# (tests point them elsewhere).
+WANTS_DIR = '/etc/systemd/system/sysinit.target.wants'
+LAST_RESORT_TIMER = '/lib/systemd/system/mdadm-last-resort@.timer'
+INITRAMFS_IMAGES = '/boot/initrd.img-*'
+FSTAB = '/etc/fstab'
+
+
+class JobModule(AnsibleModule):
+    """An AnsibleModule for a job of several parts: ``changed`` and ``actions`` hold what the job has done so
+    far, and a failure - whoever raises it, a part reporting its own actions or a command of the job - says
+    all of it (the job's actions, then the failing part's)."""
+
+    changed = False
+    actions = ()
+
+    def fail_json(self, msg, **kwargs):
+        kwargs['changed'] = bool(kwargs.get('changed')) or self.changed
+        kwargs['actions'] = list(self.actions) + list(kwargs.get('actions') or [])
+        super(JobModule, self).fail_json(msg, **kwargs)
+
+
+def initramfs_older_than(path):
+    """Whether an initramfs image is older than ``path`` (which must exist)."""
+    newest_input = os.stat(path).st_mtime
+    return any(os.stat(image).st_mtime < newest_input for image in glob.glob(INITRAMFS_IMAGES))
+
+
+def checked_name(name):
+    """A file name of the state directory (never a path)."""
+    if not name or '/' in name or name in ('.', '..'):
+        raise Refusal('%r is not a file name of the state directory' % name)
+    return name
+
+
+class JobApply(object):
+    """Runs the plan ``params['plan']`` for the arrays ``params['arrays']``; module.actions is the record."""
+
+    def __init__(self, module, blockdevs):
+        self.module = module
+        self.blockdevs = blockdevs
+        self.params = module.params
+        self.plan = module.params['plan']
+        module.actions = []
+        self.results = []
+
+    def step(self, line, change, *args):
+        """Run ``change(*args)``; the host has changed, by ``line``."""
+        change(*args)
+        self.module.changed = True
+        self.module.actions.append(line)
+
+    def part(self, result):
+        """A part (reshape, grow, rebuild) that ended well: its actions join the job's."""
+        self.module.actions.extend(result['actions'])
+        self.module.changed = self.module.changed or result['changed']
+        return result
+
+    def command(self, argv):
+        runner = CommandRunner(self.module, argv[0])
+        self.step(command_line(runner.argv(*argv[1:])), runner.run, *argv[1:])
+
+    def array_plans(self):
+        """Each array of the job with its plan, in order; the plan must be the one made for these arrays."""
+        plans = self.plan.get('arrays') or []
+        devices = [spec['device'] for spec in self.params['arrays']]
+        if [plan.get('device') for plan in plans] != devices:
+            raise Refusal('the plan is for the arrays %s, not for %s: give the raid_reshape_plan filter the survey of '
+                          'these arrays' % (', '.join(str(plan.get('device')) for plan in plans), ', '.join(devices)))
+        return zip(self.params['arrays'], plans)
+
+    def planned(self):
+        """The plan's steps as check mode returns them, each 'DEVICE: step' (the initramfs step last)."""
+        self.array_plans()
+        return ['%s: %s' % (where, step) for entry in self.plan.get('summary') or [] for where, steps in sorted(entry.items())
+                for step in steps if step != 'nothing to do']
+
+    def run(self):
+        for spec, plan in self.array_plans():
+            entry = dict(device=spec['device'])
+            self.remember(plan.get('remember') or {})
+            if plan.get('reshape'):
+                entry['md'] = self.reshape(spec)
+            if plan.get('mount_boot'):
+                self.mount_boot()
+            if plan.get('grow_filesystem'):
+                entry['filesystem'] = self.part(FsGrow(self.module, self.blockdevs).grow(
+                    dict(device=spec['device'], path=None, mount_temporarily=False)))
+            if plan.get('rebuild_swap'):
+                entry['swap'] = self.part(SwapRebuild(self.module, self.blockdevs, FSTAB).rebuild(
+                    dict(device=spec['device'], force=self.params['swap_force'])))
+            self.results.append(entry)
+        self.boot()
+        return self.results
+
+    def remember(self, owed):
+        for name, content in sorted(owed.items()):
+            path = os.path.join(self.params['state_dir'], checked_name(name))
+            self.step('write %s' % path, write_atomically, self.module, path, content, 0o644, 0, 0)
+
+    def reshape(self, spec):
+        params = md_params(spec, self.params)
+        survey = Survey(self.module, self.blockdevs, params)
+        try:
+            survey.read_and_plan()
+        except (Refusal, CommandFailed) as refusal:
+            self.module.fail_json(msg='%s: %s' % (spec['device'], refusal), before=survey.before)
+        result, failure = reshape(self.module, survey)
+        if failure:
+            self.module.fail_json(msg=failure, **result)
+        if result.get('config_changes'):
+            result['actions'] = list(result['actions']) + ['write %s' % params['config_file']]
+        return self.part(result)
+
+    def mount_boot(self):
+        """Mount /boot as fstab says, unless it is mounted already (systemd mounts it by itself once the
+        array reads right after a resumed reshape)."""
+        if self.boot_mounted():
+            return
+        runner = CommandRunner(self.module, 'mount')
+        rc, _out, err = runner.run(BOOT, check_rc=False)
+        if rc == 0:
+            self.module.changed = True
+            self.module.actions.append(command_line(runner.argv(BOOT)))
+        elif not self.boot_mounted():
+            self.module.fail_json(msg='%s failed (exit %d): %s' % (command_line(runner.argv(BOOT)), rc, err.strip()))
+
+    def boot_mounted(self):
+        return any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts())
+
+    def boot(self):
+        plan, p = self.plan, self.params
+        if plan.get('initramfs') and (not plan.get('initramfs_if_outdated') or initramfs_older_than(p['config_file'])):
+            self.command(p['initramfs_command'])
+        if plan.get('grub_mkconfig'):
+            self.command(p['grub_mkconfig_command'])
+        for disk in plan.get('grub_install') or []:
+            self.command(['grub-install', '--target=%s' % p['grub_target'], disk])
+        for name in plan.get('forget') or []:
+            self.remove(os.path.join(p['state_dir'], checked_name(name)))
+        for unit in plan.get('start_degraded') or []:
+            self.link(unit)
+
+    def remove(self, path):
+        try:
+            check_regular(path, os.lstat(path))
+        except OSError as error:
+            if error.errno == errno.ENOENT:
+                return
+            raise
+        self.step('remove %s' % path, os.unlink, path)
+
+    def link(self, unit):
+        path = os.path.join(WANTS_DIR, checked_name(unit))
+        if os.path.islink(path) and os.readlink(path) == LAST_RESORT_TIMER:
+            return
+        if not os.path.isdir(WANTS_DIR):
+            os.makedirs(WANTS_DIR)
+        self.step('link %s %s' % (path, LAST_RESORT_TIMER), os.symlink, LAST_RESORT_TIMER, path)

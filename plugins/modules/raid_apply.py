@@ -1,0 +1,145 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: raid_apply
+short_description: Apply a RAID job's plan in one call
+version_added: 0.1.0
+description:
+  - The one act of the P(fleet.linux.raid_reshape#role) role. It applies O(plan) - what the C(raid_reshape_plan)
+    filter planned from M(fleet.linux.raid_plan)'s survey of O(arrays) - in one module call. For each array, in
+    order, as the plan lists - remember the boot steps its reshape will owe (files in O(state_dir), so that a run
+    stopped half-way finishes them next time), reshape it as M(fleet.linux.md_reshape) does and write its ARRAY
+    entry to O(config_file), mount C(/boot) if fstab has it and it is not mounted (after a restart in the middle
+    of a reshape), grow its filesystem as M(fleet.linux.fs_grow) does or re-create its swap as
+    M(fleet.linux.swap_rebuild) does. Then the host's boot steps - regenerate the initramfs (when the plan says
+    so only if an image is older than O(config_file)), regenerate the GRUB configuration, install GRUB on each
+    disk listed, forget the owed steps done, want mdadm's last-resort timer of each array listed at boot.
+  - Each part reads and checks its array again before it acts and refuses what could lose data, as the module it
+    stands for does alone. Deciding what to do is the plan's job; this module runs only what the plan lists.
+  - Whatever fails, the failure says whether the host changed and lists every action done before it (RV(actions)).
+author:
+  - fleet.linux contributors (@fleet-linux)
+extends_documentation_fragment:
+  - fleet.linux.raid_job
+options:
+  plan:
+    description:
+      - The plan of the job for O(arrays), as the C(raid_reshape_plan) filter returns it. Per array (in the order
+        of O(arrays)) C(device), C(remember), C(reshape), C(mount_boot), C(grow_filesystem), C(rebuild_swap); for the
+        host C(initramfs), C(initramfs_if_outdated), C(grub_mkconfig), C(grub_install), C(forget), C(start_degraded);
+        C(summary) for check mode.
+    type: dict
+    required: true
+  initramfs_command:
+    description: The command regenerating the initramfs, run when the plan says so.
+    type: list
+    elements: str
+    default: [update-initramfs, -u, -k, all]
+  grub_mkconfig_command:
+    description: The command regenerating the GRUB configuration, run when the plan says so.
+    type: list
+    elements: str
+    default: [grub-mkconfig, -o, /boot/grub/grub.cfg]
+  grub_target:
+    description: C(grub-install --target).
+    type: str
+    default: i386-pc
+notes:
+  - In check mode it runs and reads nothing and returns the plan's steps; M(fleet.linux.raid_plan) and the
+    C(raid_reshape_plan) filter are the job's dry run.
+  - A reshape of a real array takes hours; run the task under C(async) so that a dropped connection does not matter
+    (the reshape goes on in the kernel, and the next run waits for it).
+seealso:
+  - module: fleet.linux.raid_plan
+  - module: fleet.linux.md_reshape
+  - module: fleet.linux.fs_grow
+  - module: fleet.linux.swap_rebuild
+'''
+
+EXAMPLES = r'''
+- name: Survey the arrays
+  fleet.linux.raid_plan:
+    arrays: &arrays
+      - {device: /dev/md0, level: 0, devices: [/dev/sda3, /dev/sdb3, /dev/sdc3, /dev/sdd3], content: swap}
+      - {device: /dev/md1, level: 10, devices: [/dev/sda2, /dev/sdb2, /dev/sdc2, /dev/sdd2], content: filesystem,
+         boot: true}
+  register: survey
+
+- name: Plan the job on the controller
+  ansible.builtin.set_fact:
+    job: "{{ survey | fleet.linux.raid_reshape_plan }}"
+
+- name: Apply it, if there is anything to do
+  fleet.linux.raid_apply:
+    arrays: *arrays
+    plan: "{{ job }}"
+  when: job.changes and not job.refusals
+  async: 86400
+  poll: 30
+'''
+
+RETURN = r'''
+actions:
+  description:
+    - What was done (in check mode, the plan's steps, each after its array's device and a colon), in order, each as one command line,
+      as every fleet.linux module reports its actions; writing and removing files read C(write PATH),
+      C(remove PATH), C(link PATH TARGET).
+    - On failure, everything done before it, the failing part's own steps last.
+  returned: always
+  type: list
+  elements: str
+  sample: [write /var/lib/fleet-raid-reshape/md1.grub-install, mdadm --grow /dev/md1 --level=0, write /etc/mdadm/mdadm.conf,
+           /usr/sbin/resize2fs /dev/md1, /usr/sbin/grub-install --target=i386-pc /dev/sda]
+arrays:
+  description:
+    - Per array of O(arrays), in order - C(device), and the result of each part that ran - C(md) (as
+      M(fleet.linux.md_reshape) returns it, with C(config_changes), whether the ARRAY entry changed the
+      configuration), C(filesystem) (as M(fleet.linux.fs_grow)), C(swap) (as M(fleet.linux.swap_rebuild)).
+  returned: success, not in check mode
+  type: list
+  elements: dict
+'''
+
+import os
+
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.raid_apply import JobApply, JobModule
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS
+
+# Where the kernel is read and how a /dev path is identified (tests point them at fixture trees).
+SYS_ROOT = '/sys'
+PROC_ROOT = '/proc'
+STAT = os.stat
+
+
+def main():
+    module = JobModule(
+        argument_spec=dict(
+            JOB_OPTIONS,
+            plan=dict(type='dict', required=True),
+            initramfs_command=dict(type='list', elements='str', default=['update-initramfs', '-u', '-k', 'all']),
+            grub_mkconfig_command=dict(type='list', elements='str', default=['grub-mkconfig', '-o', '/boot/grub/grub.cfg']),
+            grub_target=dict(type='str', default='i386-pc'),
+        ),
+        supports_check_mode=True,
+    )
+    job = JobApply(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, stat_path=STAT))
+    try:
+        if module.check_mode:
+            module.exit_json(changed=bool(module.params['plan'].get('changes')), actions=job.planned())
+        arrays = job.run()
+    except (Refusal, IOError, OSError) as failure:
+        module.fail_json(msg='raid_apply: %s' % failure)
+    module.exit_json(changed=module.changed, actions=module.actions, arrays=arrays)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""raid_apply's main(): a RAID job's plan applied in one call - the arrays' parts against the lab guest as
+captured (tests/fixtures/md), then the boot steps in order - and a failure says everything done before it."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.fleet.linux.plugins.module_utils import md_reshape as md_reshape_backend
+from ansible_collections.fleet.linux.plugins.module_utils import raid_apply as backend
+from ansible_collections.fleet.linux.plugins.modules import raid_apply
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.test_md_reshape import BLANK_PARTITION, SWAP, Lab
+
+GRUB_OUTPUT = 'Installing for i386-pc platform.\nInstallation finished. No error reported.\n'
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    wants = tmp_path / 'sysinit.target.wants'
+    monkeypatch.setattr(backend, 'WANTS_DIR', str(wants))
+    monkeypatch.setattr(backend, 'INITRAMFS_IMAGES', str(tmp_path / 'initrd.img-*'))
+    monkeypatch.setattr(backend, 'LAST_RESORT_TIMER', '/lib/systemd/system/mdadm-last-resort@.timer')
+    state = tmp_path / 'state'
+    state.mkdir()
+    return dict(state=state, wants=wants, commands=FakeCommands({
+        ('grub-install', '--target=i386-pc', '/dev/vda'): (0, GRUB_OUTPUT, ''),
+        ('grub-install', '--target=i386-pc', '/dev/vdb'): (0, GRUB_OUTPUT, ''),
+        ('update-initramfs', '-u', '-k', 'all'): (0, '', ''),
+    }))
+
+
+def array(device, **plan):
+    """An array of the job (as declared) and its plan (nothing to do unless said)."""
+    spec = dict(device=device, level='0', devices=SWAP, content='swap')
+    return spec, dict(dict(device=device, steps=['nothing to do'], remember={}, reshape=False, mount_boot=False,
+                           grow_filesystem=False, rebuild_swap=False), **plan)
+
+
+def run(host, monkeypatch, check_mode=False, arrays=(), args=None, **plan):
+    """raid_apply with a plan of these boot steps and these arrays (array()), and these other parameters."""
+    plan = dict(dict(arrays=[a[1] for a in arrays], initramfs=False, initramfs_if_outdated=False, grub_mkconfig=False,
+                     grub_install=[], forget=[], start_degraded=[]), **plan)
+    args = dict(dict(arrays=[a[0] for a in arrays], plan=plan, state_dir=str(host['state'])), **(args or {}))
+    return run_module(raid_apply, args, host['commands'], check_mode=check_mode, monkeypatch=monkeypatch)
+
+
+@pytest.fixture
+def job(host, tmp_path, monkeypatch):
+    """The host with md0, the swap RAID0 of vda3 vdb3 vdc3 (step 01) and vdd3 blank, for md0's reshape."""
+    lab = Lab(tmp_path / 'lab', 'md0', '01-raid0-3-clean', monkeypatch)
+    lab.blkid('/dev/vdd3', BLANK_PARTITION)
+    lab.then(['mdadm', '--grow', '/dev/md0', '--backup-file=%s/md0-reshape.backup' % tmp_path, '--raid-devices=4', '--add',
+              '/dev/vdd3'], '03-raid0-grow-add-reshaped')
+    lab.then(['mdadm', '--grow', '/dev/md0', '--backup-file=%s/md0-reshape.backup' % tmp_path, '--level=0'], '04-raid4-to-raid0')
+    for name, value in (('SYS_ROOT', os.path.join(lab.root, 'sys')), ('PROC_ROOT', os.path.join(lab.root, 'proc')),
+                        ('STAT', FakeStat(lab.dev))):
+        monkeypatch.setattr(raid_apply, name, value)
+    monkeypatch.setattr(md_reshape_backend, 'write_atomically', lambda module, path, content: open(path, 'w').write(content))
+    lab.commands.table.update(host['commands'].table)
+    return dict(host, lab=lab, commands=lab.commands,
+                args=dict(backup_dir=str(tmp_path), config_file=lab.config_file, poll_interval=1))
+
+
+def test_the_boot_steps_run_in_order_in_one_call(host, monkeypatch):
+    (host['state'] / 'md1.grub-install').write_text(u'{"level": 1}\n')
+    result = run(host, monkeypatch, initramfs=True, grub_install=['/dev/vda', '/dev/vdb'],
+                 forget=['md1.grub-install', 'md1.grub-mkconfig'], start_degraded=['mdadm-last-resort@md1.timer'])
+    assert not result.get('failed'), result
+    link = str(host['wants'] / 'mdadm-last-resort@md1.timer')
+    assert result['changed'] is True
+    assert result['actions'] == ['/usr/sbin/update-initramfs -u -k all',
+                                 '/usr/sbin/grub-install --target=i386-pc /dev/vda',
+                                 '/usr/sbin/grub-install --target=i386-pc /dev/vdb',
+                                 'remove %s' % (host['state'] / 'md1.grub-install'),
+                                 'link %s /lib/systemd/system/mdadm-last-resort@.timer' % link]
+    assert [c[0] for c in host['commands'].calls] == ['update-initramfs', 'grub-install', 'grub-install']
+    assert os.listdir(str(host['state'])) == []
+    assert os.readlink(link) == '/lib/systemd/system/mdadm-last-resort@.timer'
+    again = run(host, monkeypatch, start_degraded=['mdadm-last-resort@md1.timer'], forget=['md1.grub-install'])
+    assert (again['changed'], again['actions']) == (False, [])
+
+
+def test_owed_steps_are_remembered_as_root_files(host, monkeypatch):
+    result = run(host, monkeypatch, arrays=[array('/dev/md1', remember={'md1.grub-install': '{"level": 1}\n'})])
+    assert result['actions'] == ['write %s' % (host['state'] / 'md1.grub-install')]
+    path = host['state'] / 'md1.grub-install'
+    assert path.read_text() == u'{"level": 1}\n'
+    assert oct(os.stat(str(path)).st_mode & 0o777) == oct(0o644)
+
+
+def test_check_mode_returns_the_plan_and_reads_and_runs_nothing(host, monkeypatch):
+    (host['state'] / 'md1.grub-install').write_text(u'{}\n')
+    summary = [{'/dev/md0': ['nothing to do']}, {'/dev/md1': ['mdadm --grow /dev/md1 --level=0', 'grub-install on /dev/vda']},
+               {'initramfs': ['update-initramfs -u -k all']}]
+    result = run(host, monkeypatch, check_mode=True, arrays=[array('/dev/md0'), array('/dev/md1', reshape=True)],
+                 grub_install=['/dev/vda'], forget=['md1.grub-install'], summary=summary, changes=True)
+    assert result['changed'] is True
+    assert result['actions'] == ['/dev/md1: mdadm --grow /dev/md1 --level=0', '/dev/md1: grub-install on /dev/vda',
+                                 'initramfs: update-initramfs -u -k all']
+    assert host['commands'].calls == []
+    assert os.listdir(str(host['state'])) == ['md1.grub-install'] and not host['wants'].exists()
+
+
+def test_a_plan_made_for_other_arrays_is_refused_before_anything(host, monkeypatch):
+    spec, plan = array('/dev/md0', remember={'md0.grub-install': '{}\n'})
+    result = run(host, monkeypatch, arrays=[(spec, dict(plan, device='/dev/md1'))], grub_install=['/dev/vda'])
+    assert result['failed'] and result['changed'] is False and result['actions'] == []
+    assert 'the plan is for the arrays /dev/md1, not for /dev/md0' in result['msg']
+    assert host['commands'].calls == [] and os.listdir(str(host['state'])) == []
+
+
+def test_a_failing_step_says_what_was_done_before_it(host, monkeypatch):
+    (host['state'] / 'md1.grub-install').write_text(u'{}\n')
+    host['commands'].add(['grub-install', '--target=i386-pc', '/dev/vdb'], 1, '', 'grub-install: error: cannot open /dev/vdb')
+    result = run(host, monkeypatch, grub_install=['/dev/vda', '/dev/vdb'], forget=['md1.grub-install'])
+    assert result['failed'] and result['changed'] is True
+    assert result['actions'] == ['/usr/sbin/grub-install --target=i386-pc /dev/vda']
+    assert 'cannot open /dev/vdb' in result['msg']
+    assert os.listdir(str(host['state'])) == ['md1.grub-install']  # still owed: the next run installs GRUB again
+
+
+@pytest.mark.parametrize('args', [{'forget': ['../../etc/passwd']}, {'arrays': [array('/dev/md1', remember={'/etc/cron.d/x': ''})]},
+                                  {'start_degraded': ['../x.timer']}])
+def test_names_that_are_paths_are_refused(host, monkeypatch, args):
+    result = run(host, monkeypatch, **args)
+    assert result['failed'] and result['changed'] is False and 'is not a file name of the state directory' in result['msg']
+
+
+@pytest.mark.parametrize('config_age, runs', [(-100, True), (100, False)])
+def test_the_initramfs_follows_mdadm_conf_only_when_newer(host, monkeypatch, tmp_path, config_age, runs):
+    """After a reshape: regenerated if mdadm.conf, as the reshapes left it, is newer than an initramfs."""
+    image, config = tmp_path / 'initrd.img-6.1.0-28-amd64', tmp_path / 'mdadm.conf'
+    image.write_text(u'')
+    config.write_text(u'ARRAY /dev/md/1 metadata=1.2 UUID=d7674c1b:0ed54b0d:45d460fe:0955b373\n')
+    os.utime(str(image), (1000, 1000))
+    os.utime(str(config), (1000 - config_age, 1000 - config_age))
+    result = run(host, monkeypatch, initramfs=True, initramfs_if_outdated=True, args=dict(config_file=str(config)))
+    assert result['actions'] == (['/usr/sbin/update-initramfs -u -k all'] if runs else [])
+
+
+def test_an_array_is_reshaped_after_its_owed_steps_are_remembered_and_before_the_boot_steps(job, monkeypatch):
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True, remember={'md0.grub-install': '{}\n'})],
+                 grub_install=['/dev/vda'], args=job['args'])
+    assert not result.get('failed'), result['msg']
+    assert result['changed'] is True
+    assert result['actions'] == [
+        'write %s' % (job['state'] / 'md0.grub-install'),
+        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --raid-devices=4 --add /dev/vdd3' % job['args']['backup_dir'],
+        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --level=0' % job['args']['backup_dir'],
+        'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
+    (md0,) = result['arrays']
+    assert (md0['md']['after']['level'], md0['md']['after']['members'], md0['md']['finished']) == (0, SWAP, True)
+    assert md0['md']['config_line'] in open(job['lab'].config_file).read()
+
+
+def test_a_refusal_after_an_array_was_reshaped_says_the_host_changed_and_how(job, monkeypatch):
+    """md0 reshaped, then the next array is refused: nothing more runs, and the failure lists md0's steps."""
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True), array('/root/md1', reshape=True)],
+                 grub_install=['/dev/vda'], args=job['args'])
+    assert result['failed'] and result['changed'] is True
+    assert result['msg'].startswith('/root/md1: /root/md1 is not an md array on this host')
+    assert [a.split(' --backup-file')[0] for a in result['actions']] == ['mdadm --grow /dev/md0', 'mdadm --grow /dev/md0',
+                                                                         'write %s' % job['lab'].config_file]
+    assert not any(c[0] == 'grub-install' for c in job['commands'].calls)
+
+
+def test_a_failing_reshape_step_lists_the_steps_of_the_arrays_before_it(job, monkeypatch):
+    job['lab'].then(['mdadm', '--grow', '/dev/md0', '--backup-file=%s/md0-reshape.backup' % job['args']['backup_dir'], '--level=0'],
+                    None, rc=1, err='mdadm: could not set level to raid0')
+    result = run(job, monkeypatch, arrays=[array('/dev/md1', remember={'md1.grub-install': '{}\n'}), array('/dev/md0', reshape=True)],
+                 args=job['args'])
+    assert result['failed'] and result['changed'] is True
+    assert 'could not set level to raid0' in result['msg']
+    assert [a.split(' --backup-file')[0] for a in result['actions']] == [
+        'write %s' % (job['state'] / 'md1.grub-install'), 'mdadm --grow /dev/md0']
+
+
+@pytest.mark.parametrize('mounted', [True, False])
+def test_boot_is_mounted_only_when_it_is_not(job, monkeypatch, mounted):
+    if mounted:
+        job['lab'].mount('9:1', '/boot', 'ext4', '/dev/md1')
+    job['commands'].add(['mount', '/boot'], 32, '', 'mount: /boot: /dev/md1 already mounted on /boot.')
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
+    assert result.get('failed', False) is not mounted and result['changed'] is False
+    assert [c for c in job['commands'].calls if c[0] == 'mount'] == ([] if mounted else [['mount', '/boot']])
+    job['commands'].add(['mount', '/boot'], 0, '', '')
+    if not mounted:
+        again = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
+        assert (again['changed'], again['actions']) == (True, ['/usr/sbin/mount /boot'])
