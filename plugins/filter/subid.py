@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: subid_range
 short_description: A user's subordinate id range, allocating a free one if it has none
-version_added: 1.0.0
+version_added: 0.1.0
 author:
   - fleet.linux contributors (@fleet-linux)
 description:

@@ -33,7 +33,7 @@ description:
     (unpredictable temporary name, fsync, atomic rename), and hands C(lxc-create) its configuration
     in a directory of root's own that the owner can only read the one file of.
   - The role P(fleet.linux.lxc_unprivileged#role) prepares owners, ranges, the bridge and its quota.
-version_added: 1.0.0
+version_added: 0.1.0
 author:
   - fleet.linux contributors (@fleet-linux)
 options:
