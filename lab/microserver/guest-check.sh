@@ -2,12 +2,17 @@
 # Runs inside a freshly booted lab microserver (molecule/shared/microserver_create.yml pipes it
 # through lab/microserver/ssh): checks that the guest offers what the RAID scenarios rely on,
 # so that a broken image fails at create with the reason, not in the middle of a scenario.
-# Usage: bash -s -- DISK_SIZE DISK...   (DISK_SIZE as given to `up`, e.g. 512M; DISK: vda..)
+# Usage: [LAB_RELEASE=trixie] bash -s -- DISK_SIZE DISK...   (DISK_SIZE as given to `up`, e.g. 512M;
+# DISK: vda..; LAB_RELEASE, if given, is the Debian codename the guest must run)
 set -uo pipefail
 size=$(numfmt --from=iec "${1:?disk size}") || exit 2
 shift
 problems=()
 problem() { problems+=("$*"); }
+
+# shellcheck source=/dev/null
+codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -z "${LAB_RELEASE:-}" ] || [ "$codename" = "$LAB_RELEASE" ] || problem "the guest runs Debian '$codename', not $LAB_RELEASE"
 
 root=$(findmnt -n -o SOURCE /)
 [ "$root" = /dev/sda ] || problem "/ is on $root, not /dev/sda"
@@ -51,4 +56,5 @@ if [ ${#problems[@]} -gt 0 ]; then
   printf '  %s\n' "${problems[@]}" >&2
   exit 1
 fi
-echo "lab microserver ok: root on $root, blank disks $*, $size bytes each, md personalities, tools, background jobs masked"
+echo "lab microserver ok: Debian $codename, Linux $(uname -r), mdadm $(mdadm --version 2>&1 | cut -d' ' -f3)," \
+  "root on $root, blank disks $*, $size bytes each, md personalities, tools, background jobs masked"
