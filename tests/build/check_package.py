@@ -77,12 +77,10 @@ def versions_added(doc, where):
             if key == 'version_added':
                 yield where, value
             else:
-                for found in versions_added(value, '%s.%s' % (where, key)):
-                    yield found
+                yield from versions_added(value, '%s.%s' % (where, key))
     elif isinstance(doc, list):
         for index, value in enumerate(doc):
-            for found in versions_added(value, '%s[%d]' % (where, index)):
-                yield found
+            yield from versions_added(value, '%s[%d]' % (where, index))
 
 
 def check_metadata():
