@@ -1,5 +1,7 @@
 # shellcheck shell=bash disable=SC2034
-# Shared by the lab/microserver scripts (sourced, not run).
+# Shared by the lab/microserver scripts, and by lab/arm64-node's through its common.sh (sourced, not run).
+# LAB_KIND names the kind of guest a state directory holds (its marker file is .fleet-LAB_KIND).
+LAB_KIND=${LAB_KIND:-microserver}
 FLEET_CACHE=${FLEET_CACHE:-$HOME/.cache/fleet-linux}
 LAB_KEY="$FLEET_CACHE/lab_ssh_key"
 LAB_DATA_DISKS=(vda vdb vdc vdd)
@@ -11,9 +13,9 @@ LAB_SSH_OPTS=(
 
 lab_die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
-# lab_state_dir DIR: absolute path of an existing microserver state directory.
+# lab_state_dir DIR: absolute path of an existing state directory of a LAB_KIND guest.
 lab_state_dir() {
-  [ -f "$1/.fleet-microserver" ] || lab_die "$1 is not a microserver state directory (no .fleet-microserver)"
+  [ -f "$1/.fleet-$LAB_KIND" ] || lab_die "$1 is not a $LAB_KIND state directory (no .fleet-$LAB_KIND)"
   (cd "$1" && pwd)
 }
 

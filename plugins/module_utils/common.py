@@ -27,14 +27,15 @@ class Refusal(Exception):
 class TruthfulModule(AnsibleModule):
     """An AnsibleModule whose every failure says whether something was changed before it and what was
     done (``changed``, ``actions``, kept up to date by the module), whoever fails it (a command that exits
-    non-zero, atomic_move, an error of the module itself)."""
+    non-zero, atomic_move, an error of the module itself, or a part of a job reporting its own ``changed``
+    and ``actions``, which follow the module's)."""
 
     changed = False
     actions = ()
 
     def fail_json(self, msg, **kwargs):
-        kwargs.setdefault('changed', self.changed)
-        kwargs.setdefault('actions', list(self.actions))
+        kwargs['changed'] = bool(kwargs.get('changed')) or self.changed
+        kwargs['actions'] = list(self.actions) + list(kwargs.get('actions') or [])
         super(TruthfulModule, self).fail_json(msg, **kwargs)
 
 

@@ -110,8 +110,8 @@ arrays:
 import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
-from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
-from ansible_collections.fleet.linux.plugins.module_utils.raid_apply import JobApply, JobModule
+from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, TruthfulModule
+from ansible_collections.fleet.linux.plugins.module_utils.raid_apply import JobApply
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS
 
 # Where the kernel is read and how a /dev path is identified (tests point them at fixture trees).
@@ -121,7 +121,7 @@ STAT = os.stat
 
 
 def main():
-    module = JobModule(
+    module = TruthfulModule(
         argument_spec=dict(
             JOB_OPTIONS,
             plan=dict(type='dict', required=True),
