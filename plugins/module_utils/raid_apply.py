@@ -6,7 +6,7 @@ one module call, array by array (remember the owed boot steps, reshape, mount /b
 re-create the swap), then the host's boot steps.
 
 Each part reads and checks the array again before it acts, as md_reshape, fs_grow and swap_rebuild do alone,
-and whatever fails, the failure says everything the job did before it (JobModule).
+and whatever fails, the failure says everything the job did before it (TruthfulModule).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,8 +15,8 @@ __metaclass__ = type
 import errno
 import glob
 import os
+import time
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
     CommandRunner, Refusal, check_regular, command_line, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
@@ -31,20 +31,8 @@ WANTS_DIR = '/etc/systemd/system/sysinit.target.wants'
 LAST_RESORT_TIMER = '/lib/systemd/system/mdadm-last-resort@.timer'
 INITRAMFS_IMAGES = '/boot/initrd.img-*'
 FSTAB = '/etc/fstab'
-
-
-class JobModule(AnsibleModule):
-    """An AnsibleModule for a job of several parts: ``changed`` and ``actions`` hold what the job has done so
-    far, and a failure - whoever raises it, a part reporting its own actions or a command of the job - says
-    all of it (the job's actions, then the failing part's)."""
-
-    changed = False
-    actions = ()
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['changed'] = bool(kwargs.get('changed')) or self.changed
-        kwargs['actions'] = list(self.actions) + list(kwargs.get('actions') or [])
-        super(JobModule, self).fail_json(msg, **kwargs)
+# After a failed mount of /boot, seconds to wait for the mount systemd was making to show in mountinfo.
+MOUNT_SHOW_POLLS = 10
 
 
 def initramfs_older_than(path):
@@ -140,8 +128,11 @@ class JobApply(object):
         return self.part(result)
 
     def mount_boot(self):
-        """Mount /boot as fstab says, unless it is mounted already (systemd mounts it by itself once the
-        array reads right after a resumed reshape)."""
+        """Mount /boot as fstab says, unless it is mounted already: once the array reads right after a
+        resumed reshape, udev announces its filesystem and systemd mounts /boot by itself, racing this
+        mount (which then fails busy). Let udev settle first, and after a failed mount give systemd's
+        mount the seconds it takes to show."""
+        CommandRunner(self.module, 'udevadm').run('settle', '--timeout=30', check_rc=False)
         if self.boot_mounted():
             return
         runner = CommandRunner(self.module, 'mount')
@@ -149,8 +140,12 @@ class JobApply(object):
         if rc == 0:
             self.module.changed = True
             self.module.actions.append(command_line(runner.argv(BOOT)))
-        elif not self.boot_mounted():
-            self.module.fail_json(msg='%s failed (exit %d): %s' % (command_line(runner.argv(BOOT)), rc, err.strip()))
+            return
+        for _poll in range(MOUNT_SHOW_POLLS):
+            if self.boot_mounted():
+                return
+            time.sleep(1)
+        self.module.fail_json(msg='%s failed (exit %d): %s' % (command_line(runner.argv(BOOT)), rc, err.strip()))
 
     def boot_mounted(self):
         return any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts())

@@ -185,7 +185,9 @@ def test_a_failing_reshape_step_lists_the_steps_of_the_arrays_before_it(job, mon
 def test_boot_is_mounted_only_when_it_is_not(job, monkeypatch, mounted):
     if mounted:
         job['lab'].mount('9:1', '/boot', 'ext4', '/dev/md1')
+    job['commands'].add(['udevadm', 'settle', '--timeout=30'])
     job['commands'].add(['mount', '/boot'], 32, '', 'mount: /boot: /dev/md1 already mounted on /boot.')
+    monkeypatch.setattr(backend.time, 'sleep', lambda seconds: None)
     result = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
     assert result.get('failed', False) is not mounted and result['changed'] is False
     assert [c for c in job['commands'].calls if c[0] == 'mount'] == ([] if mounted else [['mount', '/boot']])
@@ -193,3 +195,16 @@ def test_boot_is_mounted_only_when_it_is_not(job, monkeypatch, mounted):
     if not mounted:
         again = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
         assert (again['changed'], again['actions']) == (True, ['/usr/sbin/mount /boot'])
+
+
+def test_boot_mounted_by_systemd_while_mount_ran_is_not_a_failure(job, monkeypatch):
+    """The race seen in the lab: systemd mounts /boot as the array reads right again; mount then fails busy."""
+    def systemd_wins(_argv):
+        job['lab'].mount('9:1', '/boot', 'ext4', '/dev/md1')
+        return 32, '', 'mount: /boot: /dev/md1 already mounted or mount point busy.'
+    job['commands'].add(['udevadm', 'settle', '--timeout=30'])
+    job['commands'].table[('mount', '/boot')] = systemd_wins
+    monkeypatch.setattr(backend.time, 'sleep', lambda seconds: None)
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
+    assert not result.get('failed'), result['msg']
+    assert (result['changed'], result['actions']) == (False, [])
