@@ -19,14 +19,13 @@ description:
     C(/dev/mmcblk0p3), C(/dev/md0p3), C(/dev/loop0p3).
   - A udev link under C(/dev/disk/by-id), C(by-path), C(by-diskseq), C(by-loop-ref) or C(by-loop-inode)
     takes C(-part) and the number, as udev's C(60-persistent-storage.rules) names the partitions' links
-    (C(/dev/disk/by-id/ata-WDC_WD40EFRX_WD-1234-part3)). udev makes C(by-diskseq) links of partitions
-    from systemd 254 on (Debian 13), not on Debian 12.
+    (C(/dev/disk/by-id/ata-WDC_WD40EFRX_WD-1234-part3)). Debian 13's udev (systemd 257) makes C(by-diskseq)
+    links of partitions, Debian 12's (systemd 252) only of whole disks.
   - Fails, naming what to give instead, for a path that already names a partition (C(/dev/sda3),
     C(/dev/nvme0n1p2), C(/dev/mmcblk0p1), a link ending in C(-partN)), for links that name a filesystem
     or a partition rather than a disk (C(by-uuid), C(by-label), C(by-partuuid), C(by-partlabel)),
-    for device-mapper and other names below a subdirectory of C(/dev) (C(/dev/mapper/...), C(/dev/md/...):
-    their partitions are named by their own tools), for a number below 1 and for anything that is not
-    a device path.
+    for device-mapper and other names below a subdirectory of C(/dev) (C(/dev/mapper/...), C(/dev/md/...),
+    whose partitions their own tools name), for a number below 1 and for anything that is not a device path.
 options:
   _input:
     description: The disk - a kernel name (C(sda), C(/dev/nvme0n1)) or a udev link under C(/dev/disk/).
