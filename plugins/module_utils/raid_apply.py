@@ -13,12 +13,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import fcntl
 import glob
 import os
 import time
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
-    CommandRunner, Refusal, check_regular, command_line, write_atomically)
+    CommandRunner, Refusal, check_regular, command_line, open_directory, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey, reshape
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import md_params
@@ -31,6 +32,8 @@ WANTS_DIR = '/etc/systemd/system/sysinit.target.wants'
 LAST_RESORT_TIMER = '/lib/systemd/system/mdadm-last-resort@.timer'
 INITRAMFS_IMAGES = '/boot/initrd.img-*'
 FSTAB = '/etc/fstab'
+# The host's RAID job lock, in the state directory: one job at a time (a second one would run the same steps).
+JOB_LOCK = 'job.lock'
 # After a failed mount of /boot, seconds to wait for the mount systemd was making to show in mountinfo.
 MOUNT_SHOW_POLLS = 10
 
@@ -46,6 +49,38 @@ def checked_name(name):
     if not name or '/' in name or name in ('.', '..'):
         raise Refusal('%r is not a file name of the state directory' % name)
     return name
+
+
+def hold_job_lock(state_dir):
+    """Take the host's RAID job lock (flock, held until this process ends: the descriptor is not inherited by
+    the commands it runs, so mdadm's background reshape never holds it) and write this process's id into it.
+    Refusal, changing nothing, when another job holds it."""
+    dir_fd = open_directory(state_dir)
+    try:
+        fd = os.open(JOB_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise Refusal('%s is a symbolic link: refusing to follow it' % os.path.join(state_dir, JOB_LOCK))
+        raise
+    finally:
+        os.close(dir_fd)
+    try:
+        check_regular(os.path.join(state_dir, JOB_LOCK), os.fstat(fd))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (IOError, OSError) as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.read(fd, 32).decode('ascii', 'replace').strip() or 'unknown'
+            raise Refusal('another RAID job (raid_apply, process %s) is running on this host: a second one would repeat '
+                          'its steps. Nothing was changed. Wait until it has ended (ps -p %s; cat /proc/mdstat), then run '
+                          'again.' % (holder, holder))
+        os.ftruncate(fd, 0)
+        os.write(fd, ('%d\n' % os.getpid()).encode('ascii'))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class JobApply(object):
@@ -91,22 +126,27 @@ class JobApply(object):
                 for step in steps if step != 'nothing to do']
 
     def run(self):
-        for spec, plan in self.array_plans():
-            entry = dict(device=spec['device'])
-            self.remember(plan.get('remember') or {})
-            if plan.get('reshape'):
-                entry['md'] = self.reshape(spec)
-            if plan.get('mount_boot'):
-                self.mount_boot()
-            if plan.get('grow_filesystem'):
-                entry['filesystem'] = self.part(FsGrow(self.module, self.blockdevs).grow(
-                    dict(device=spec['device'], path=None, mount_temporarily=False)))
-            if plan.get('rebuild_swap'):
-                entry['swap'] = self.part(SwapRebuild(self.module, self.blockdevs, FSTAB).rebuild(
-                    dict(device=spec['device'], force=self.params['swap_force'])))
-            self.results.append(entry)
-        self.boot()
-        return self.results
+        plans = list(self.array_plans())
+        lock = hold_job_lock(self.params['state_dir'])
+        try:
+            for spec, plan in plans:
+                entry = dict(device=spec['device'])
+                self.remember(plan.get('remember') or {})
+                if plan.get('reshape'):
+                    entry['md'] = self.reshape(spec)
+                if plan.get('mount_boot'):
+                    self.mount_boot()
+                if plan.get('grow_filesystem'):
+                    entry['filesystem'] = self.part(FsGrow(self.module, self.blockdevs).grow(
+                        dict(device=spec['device'], path=None, mount_temporarily=False)))
+                if plan.get('rebuild_swap'):
+                    entry['swap'] = self.part(SwapRebuild(self.module, self.blockdevs, FSTAB).rebuild(
+                        dict(device=spec['device'], force=self.params['swap_force'])))
+                self.results.append(entry)
+            self.boot()
+            return self.results
+        finally:
+            os.close(lock)
 
     def remember(self, owed):
         for name, content in sorted(owed.items()):

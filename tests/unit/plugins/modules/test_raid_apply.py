@@ -7,6 +7,7 @@ captured (tests/fixtures/md), then the boot steps in order - and a failure says 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import fcntl
 import os
 
 import pytest
@@ -50,6 +51,11 @@ def run(host, monkeypatch, check_mode=False, arrays=(), args=None, **plan):
     return run_module(raid_apply, args, host['commands'], check_mode=check_mode, monkeypatch=monkeypatch)
 
 
+def state_files(host):
+    """The owed steps remembered in the state directory (the job lock aside)."""
+    return sorted(name for name in os.listdir(str(host['state'])) if name != 'job.lock')
+
+
 @pytest.fixture
 def job(host, tmp_path, monkeypatch):
     """The host with md0, the swap RAID0 of vda3 vdb3 vdc3 (step 01) and vdd3 blank, for md0's reshape."""
@@ -80,7 +86,7 @@ def test_the_boot_steps_run_in_order_in_one_call(host, monkeypatch):
                                  'remove %s' % (host['state'] / 'md1.grub-install'),
                                  'link %s /lib/systemd/system/mdadm-last-resort@.timer' % link]
     assert [c[0] for c in host['commands'].calls] == ['update-initramfs', 'grub-install', 'grub-install']
-    assert os.listdir(str(host['state'])) == []
+    assert state_files(host) == []
     assert os.readlink(link) == '/lib/systemd/system/mdadm-last-resort@.timer'
     again = run(host, monkeypatch, start_degraded=['mdadm-last-resort@md1.timer'], forget=['md1.grub-install'])
     assert (again['changed'], again['actions']) == (False, [])
@@ -122,7 +128,7 @@ def test_a_failing_step_says_what_was_done_before_it(host, monkeypatch):
     assert result['failed'] and result['changed'] is True
     assert result['actions'] == ['/usr/sbin/grub-install --target=i386-pc /dev/vda']
     assert 'cannot open /dev/vdb' in result['msg']
-    assert os.listdir(str(host['state'])) == ['md1.grub-install']  # still owed: the next run installs GRUB again
+    assert state_files(host) == ['md1.grub-install']  # still owed: the next run installs GRUB again
 
 
 @pytest.mark.parametrize('args', [{'forget': ['../../etc/passwd']}, {'arrays': [array('/dev/md1', remember={'/etc/cron.d/x': ''})]},
@@ -208,3 +214,38 @@ def test_boot_mounted_by_systemd_while_mount_ran_is_not_a_failure(job, monkeypat
     result = run(job, monkeypatch, arrays=[array('/dev/md0', mount_boot=True)], args=job['args'])
     assert not result.get('failed'), result['msg']
     assert (result['changed'], result['actions']) == (False, [])
+
+
+def test_a_second_job_on_the_host_is_refused_before_anything(host, monkeypatch):
+    """Another raid_apply holds the job lock (a controller run interrupted and started again): this one
+    would repeat its steps, so it changes nothing and names the running one."""
+    lock = os.open(str(host['state'] / 'job.lock'), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.write(lock, b'4242\n')
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = run(host, monkeypatch, grub_install=['/dev/vda'])
+    finally:
+        os.close(lock)
+    assert result['failed'] and result['changed'] is False and result['actions'] == []
+    assert 'another RAID job (raid_apply, process 4242) is running' in result['msg']
+    assert host['commands'].calls == []
+
+
+def test_the_job_lock_is_taken_and_let_go(host, monkeypatch):
+    result = run(host, monkeypatch, grub_install=['/dev/vda'])
+    assert not result.get('failed'), result
+    lock = os.open(str(host['state'] / 'job.lock'), os.O_RDWR)
+    try:
+        assert os.read(lock, 32).decode().strip().isdigit()
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the module had kept it
+    finally:
+        os.close(lock)
+
+
+def test_a_link_planted_as_the_job_lock_is_refused(host, monkeypatch, tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.write_text(u'')
+    os.symlink(str(target), str(host['state'] / 'job.lock'))
+    result = run(host, monkeypatch, grub_install=['/dev/vda'])
+    assert result['failed'] and result['changed'] is False
+    assert 'symbolic link' in result['msg'] and host['commands'].calls == []

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Watching a RAID job from the controller (the raid_wait action): one shell command reads the job's
+async result file and md's own counters (no Python start on the node), and pure functions turn what
+it printed into progress lines and decide when md is stuck rather than slow.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import format_duration, format_size, format_speed
+
+try:
+    from shlex import quote
+except ImportError:  # Python 2 (the controller never is; the sanity import test may be)
+    from pipes import quote
+
+SECTOR = 512
+# The counters printed per array, in this order; sync_completed last (it holds spaces: "123 / 456").
+MD_FIELDS = ('sync_action', 'array_state', 'sync_speed', 'sync_speed_max', 'reshape_position', 'sync_completed')
+
+
+def poll_command(job_file):
+    """The POSIX shell command that prints the job file and, per md array, its counters."""
+    counters = ' '.join('"$(cat "$d/%s" 2>/dev/null | cut -d" " -f1-3)"' % field for field in MD_FIELDS)
+    return ("printf '@job '; cat -- %s 2>/dev/null || printf '{}'; echo; "
+            "printf '@boot %%s\\n' \"$(cat /proc/sys/kernel/random/boot_id)\"; "
+            "printf '@limits %%s %%s\\n' \"$(cat /proc/sys/dev/raid/speed_limit_min)\" \"$(cat /proc/sys/dev/raid/speed_limit_max)\"; "
+            "for d in /sys/block/md*/md; do [ -r \"$d/sync_action\" ] || continue; n=${d%%/md}; "
+            "printf '@md %%s|%%s|%%s|%%s|%%s|%%s|%%s\\n' \"${n##*/}\" %s; done" % (quote(job_file), counters))
+
+
+def _number(text):
+    text = (text or '').strip().split(' ')[0]
+    return int(text) if text.isdigit() else None
+
+
+def parse_md_line(text):
+    """One array's counters: name, action (reshape while a reshape position is set), array_state,
+    speed (KiB/s), speed_max (KiB/s; speed_max_own when the array has its own, not the system's),
+    done and total (sectors; None when md reports none)."""
+    fields = text.split('|')
+    fields += [''] * (len(MD_FIELDS) + 1 - len(fields))
+    name, action, state, speed, speed_max, position, completed = fields[:len(MD_FIELDS) + 1]
+    action = action.strip() or 'idle'
+    reshaping = position.strip() not in ('', 'none')
+    if action == 'idle' and reshaping:
+        action = 'reshape'
+    done = total = None
+    parts = completed.split('/')
+    if len(parts) == 2 and _number(parts[0]) is not None and _number(parts[1]):
+        done, total = _number(parts[0]), _number(parts[1])
+    return dict(name=name.strip(), action=action, array_state=state.strip(), speed=_number(speed),
+                speed_max=_number(speed_max), speed_max_own='(system)' not in speed_max, done=done, total=total)
+
+
+def parse_poll(stdout):
+    """What poll_command printed: the job (its async result so far; None if the file is missing or
+    torn), the boot id, md's system speed limits (KiB/s) and the arrays by name."""
+    polled = dict(job=None, boot_id=None, limits=(None, None), arrays={})
+    for line in stdout.splitlines():
+        tag, _sep, rest = line.partition(' ')
+        if tag == '@job':
+            try:
+                job = json.loads(rest)
+            except ValueError:
+                job = None
+            polled['job'] = job if isinstance(job, dict) and job else None
+        elif tag == '@boot':
+            polled['boot_id'] = rest.strip() or None
+        elif tag == '@limits':
+            values = rest.split()
+            polled['limits'] = tuple(_number(v) for v in (values + ['', ''])[:2])
+        elif tag == '@md':
+            array = parse_md_line(rest)
+            polled['arrays'][array['name']] = array
+    return polled
+
+
+def job_finished(job):
+    """As async_status decides: the file holds the module's result (no 'started' key) once it ended."""
+    return job is not None and 'started' not in job
+
+
+def busy(array):
+    return array['action'] not in ('idle', 'frozen') or array['done'] is not None
+
+
+def progress_line(array):
+    """'md1: reshape 43.0% (1.1 GiB of 2.5 GiB) at 12 MiB/s, about 2 min left' from one array's counters."""
+    line = '%s: %s' % (array['name'], array['action'])
+    if array['done'] is not None:
+        line += ' %.1f%% (%s of %s)' % (100.0 * array['done'] / array['total'], format_size(array['done'] * SECTOR),
+                                        format_size(array['total'] * SECTOR))
+    if array['speed']:
+        line += ' at %s' % format_speed(array['speed'])
+        if array['done'] is not None:
+            line += ', %s left' % format_duration((array['total'] - array['done']) * SECTOR / (array['speed'] * 1024.0))
+    elif array['done'] is not None:
+        line += ', not moving now'
+    if array['array_state'] and array['array_state'] not in ('clean', 'active', 'write-pending', 'active-idle'):
+        line += ' (array_state %s)' % array['array_state']
+    return line
+
+
+def stuck_advice(arrays, limits):
+    """What to do about busy arrays that do not move: the causes md shows in its counters."""
+    advice = []
+    for array in arrays:
+        if array['array_state'] in ('read-auto', 'readonly'):
+            advice.append('%s is %s: md waits for a first write before it goes on; `mdadm --readwrite /dev/%s` lets it '
+                          'go on' % (array['name'], array['array_state'], array['name']))
+        if array['speed_max'] == 0 and array['speed_max_own']:
+            advice.append('%s has sync_speed_max 0: raise /sys/block/%s/md/sync_speed_max' % (array['name'], array['name']))
+        if array['action'] == 'frozen':
+            advice.append('%s is frozen: `echo idle > /sys/block/%s/md/sync_action` lets md go on' % (array['name'], array['name']))
+    if limits[1] == 0:
+        advice.append('/proc/sys/dev/raid/speed_limit_max is 0: raise it (for example to 200000)')
+    return advice or ['look at /proc/mdstat and `mdadm --detail` of the arrays, and the kernel log (dmesg) for I/O errors']
+
+
+class StallWatch(object):
+    """Decides that md is stuck, not slow: while some array is busy, none has moved for ``stall_timeout``
+    seconds. A finished or newly started array counts as movement."""
+
+    def __init__(self, stall_timeout):
+        self.stall_timeout = stall_timeout
+        self.last = None
+        self.since = None
+
+    def update(self, arrays, now):
+        """The busy arrays that have not moved for stall_timeout seconds (empty while md moves or rests)."""
+        working = sorted((name, a['action'], a['done']) for name, a in arrays.items() if busy(a))
+        if not working or working != self.last:
+            self.last, self.since = working, now
+            return []
+        if now - self.since >= self.stall_timeout:
+            return [arrays[name] for name, _action, _done in working]
+        return []

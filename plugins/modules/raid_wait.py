@@ -1,0 +1,103 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: raid_wait
+short_description: Wait for a RAID job started with async, printing md's progress, and say when md is stuck
+version_added: 0.1.0
+description:
+  - Waits for a job started with C(async) and C(poll 0) (M(fleet.linux.raid_apply) as the raid_reshape role runs
+    it) and returns that job's own result, C(changed) included.
+  - An action that runs on the controller. Each poll is one shell command on the node that reads the job's async
+    result file and md's counters in C(/sys/block/mdX/md) (C(sync_action), C(sync_completed), C(sync_speed),
+    C(array_state), C(reshape_position)), with no Python start there - unlike M(ansible.builtin.async_status),
+    which costs seconds of a Raspberry Pi's or an emulated guest's CPU each time, taken from the job itself.
+    Polls come quickly at first (0.5 s, doubling) so that a short job ends in moments, then every O(poll_interval).
+  - Prints (on standard error) a line per array that md is reshaping, resyncing or recovering, when it starts and then
+    every O(report_interval) seconds - the step, percent done, size, speed and time left, from md's own counters.
+  - B(Stuck is not slow) - when arrays are busy but none has moved for O(stall_timeout) seconds, fails at once with
+    what md shows and what to do (an array left read-auto, a speed limit of 0, a frozen sync_action), rather
+    than waiting for O(timeout). The job itself goes on in the background and carries on once md moves; a second
+    job is refused while it runs.
+  - A dropped connection changes nothing - the poll is tried again until O(timeout). A node that rebooted meanwhile
+    (its boot id changed) ends the wait with a failure that says to run again - the job is gone, and the next run
+    reads the arrays as the reboot left them.
+  - Removes the job's async result file once the job has ended, as M(ansible.builtin.async_status) does with
+    C(mode=cleanup).
+author:
+  - fleet.linux contributors (@fleet-linux)
+options:
+  jid:
+    description: The job id that the task started with C(async) and C(poll 0) registered (C(ansible_job_id)).
+    type: str
+    required: true
+  timeout:
+    description: Seconds to wait for the job in all; it goes on in the background after that.
+    type: int
+    default: 10800
+  poll_interval:
+    description: The longest time in seconds between two polls (the first come after 0.5 s, 1 s, 2 s...).
+    type: float
+    default: 5
+  stall_timeout:
+    description: Seconds without any progress of any busy array after which md is declared stuck.
+    type: int
+    default: 600
+  report_interval:
+    description: Seconds between two progress lines of the same array.
+    type: int
+    default: 60
+attributes:
+  check_mode:
+    support: none
+    details: In check mode there is no job to wait for; the task is skipped.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - The async directory is the shell's C(async_dir) (C(~/.ansible_async) of the become user by default), as for
+    M(ansible.builtin.async_status).
+seealso:
+  - module: fleet.linux.raid_apply
+  - module: ansible.builtin.async_status
+'''
+
+EXAMPLES = r'''
+- name: Apply the RAID job's plan in the background
+  fleet.linux.raid_apply:
+    arrays: "{{ arrays }}"
+    plan: "{{ job }}"
+  async: 10800
+  poll: 0
+  register: started
+
+- name: Wait for it, printing md's progress
+  fleet.linux.raid_wait:
+    jid: "{{ started.ansible_job_id }}"
+    timeout: 10800
+    stall_timeout: 900
+  register: applied
+'''
+
+RETURN = r'''
+changed:
+  description: Whether the job changed the host (the job's own C(changed)).
+  returned: always
+  type: bool
+ansible_job_id:
+  description: The job's async id, when the wait ended before the job (stuck, timeout).
+  returned: when md was stuck or the timeout passed
+  type: str
+  sample: j470493106736.949
+msg:
+  description: Why the wait or the job failed, and what to do.
+  returned: failure
+  type: str
+'''

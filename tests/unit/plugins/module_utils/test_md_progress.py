@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: fleet.linux contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""md_progress: the raid_wait action's poll output (captured from the lab guest during a throttled reshape of
+md0, and once its speed limits were set to 0), its progress lines, and stuck-versus-slow."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import subprocess
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import (
+    StallWatch, job_finished, parse_md_line, parse_poll, poll_command, progress_line, stuck_advice)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md_progress')
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def test_a_reshape_in_the_lab_reads_as_md_counts_it():
+    polled = parse_poll(fixture('reshape-md0-a.txt'))
+    assert polled['job'] is None  # no job file given: the command prints {}
+    assert polled['boot_id'] == '1281e105-22e9-4983-86a8-26905e33dd95'
+    assert polled['limits'] == (100, 300)
+    md0, md1 = polled['arrays']['md0'], polled['arrays']['md1']
+    assert (md0['action'], md0['speed'], md0['speed_max'], md0['speed_max_own'], md0['done'], md0['total']) == \
+        ('reshape', 341, 300, False, 11264, 126976)
+    assert (md1['action'], md1['done'], md1['speed']) == ('idle', None, None)
+
+
+def test_the_progress_line_gives_percent_size_speed_and_time_left():
+    md0 = parse_poll(fixture('reshape-md0-b.txt'))['arrays']['md0']
+    # 25600 of 126976 sectors at 368 KiB/s: 50688 KiB left, 137 s.
+    assert progress_line(md0) == 'md0: reshape 20.2% (12 MiB of 62 MiB) at 368 KiB/s, about 2 min left'
+
+
+def test_an_array_that_does_not_move_says_so():
+    md0 = parse_poll(fixture('stuck-speed-limit-0.txt'))['arrays']['md0']
+    assert progress_line(md0) == 'md0: reshape 20.2% (12 MiB of 62 MiB), not moving now'
+
+
+def test_the_advice_names_what_md_shows():
+    polled = parse_poll(fixture('stuck-speed-limit-0.txt'))
+    advice = stuck_advice([polled['arrays']['md0']], polled['limits'])
+    # md0 follows the system's limit ("0 (system)"): the system's limit is what to raise.
+    assert advice == ['/proc/sys/dev/raid/speed_limit_max is 0: raise it (for example to 200000)']
+    own = parse_md_line('md1|recover|read-auto|0|0|none|10 / 100')
+    advice = stuck_advice([own], (1000, 200000))
+    assert advice[0].startswith('md1 is read-auto') and '`mdadm --readwrite /dev/md1`' in advice[0]
+    assert advice[1] == 'md1 has sync_speed_max 0: raise /sys/block/md1/md/sync_speed_max'
+    frozen = parse_md_line('md2|frozen|clean|0|200000 (system)|none|none')
+    assert 'echo idle > /sys/block/md2/md/sync_action' in stuck_advice([frozen], (1000, 200000))[0]
+    assert 'dmesg' in stuck_advice([parse_md_line('md3|reshape|clean|0|200000 (system)|8|8 / 16')], (1000, 200000))[0]
+
+
+@pytest.mark.parametrize('text, finished', [
+    ('{}', False),  # no job file (the command prints {}): nothing ended
+    ('{"started": true, "finished": false, "ansible_job_id": "j1.2"}', False),
+    ('{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}', False),  # ansible-core before 2.19
+    ('{"changed": true, "actions": []}', True),
+    ('{"failed": true, "msg": "boom"}', True),
+])
+def test_the_job_has_ended_when_its_file_holds_the_module_result(text, finished):
+    job = parse_poll('@job %s\n' % text)['job']
+    assert job_finished(job) is finished
+
+
+def test_a_missing_or_torn_job_file_reads_as_none():
+    assert parse_poll('@job \n@boot x\n')['job'] is None
+    assert parse_poll('@job {"started": tr\n')['job'] is None
+
+
+def test_stuck_only_when_no_busy_array_moved_for_the_whole_time():
+    moving = parse_poll(fixture('reshape-md0-a.txt'))['arrays']
+    later = parse_poll(fixture('reshape-md0-b.txt'))['arrays']
+    watch = StallWatch(30)
+    assert watch.update(moving, 0) == []
+    assert watch.update(moving, 29) == []
+    assert [a['name'] for a in watch.update(moving, 30)] == ['md0']
+    watch = StallWatch(30)
+    assert watch.update(moving, 0) == [] and watch.update(later, 25) == [] and watch.update(later, 50) == []
+    idle = dict(md1=parse_md_line('md1|idle|clean|none|200000 (system)|none|none'))
+    watch = StallWatch(30)
+    assert watch.update(idle, 0) == [] and watch.update(idle, 1000) == []  # nothing busy: not md's to finish
+
+
+@given(st.lists(st.tuples(st.integers(0, 10 ** 6), st.booleans()), min_size=1, max_size=30), st.integers(1, 100))
+def test_stuck_is_said_only_after_stall_timeout_without_any_change(samples, stall_timeout):
+    watch = StallWatch(stall_timeout)
+    now, last_change, previous = 0, 0, None
+    for done, advance in samples:
+        now += 7
+        arrays = dict(md0=parse_md_line('md0|reshape|clean|10|200000 (system)|none|%d / %d' % (done, 10 ** 6 + 1)))
+        if done != previous:
+            last_change, previous = now, done
+        stuck = watch.update(arrays, now)
+        assert bool(stuck) == (now - last_change >= stall_timeout)
+
+
+def test_the_poll_command_runs_in_a_posix_shell(tmp_path):
+    """The command on a fake host: the job file printed as is, a missing one as {}, no md arrays."""
+    job = tmp_path / 'j1.2'
+    job.write_text(u'{"changed": false}')
+    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
+    out = subprocess.check_output([shell, '-c', poll_command(str(job))]).decode()
+    polled = parse_poll(out)
+    assert polled['job'] == {'changed': False} and polled['boot_id']
+    missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'))]).decode())
+    assert missing['job'] is None
