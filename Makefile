@@ -128,3 +128,20 @@ lab-arm64-node:
 
 prove-arm64-clock: collection lab-arm64-node
 	@nice -n 19 lab/arm64-node/prove-clock
+
+# Everything, one platform after the other (README "Tests" says what each covers and how long it took):
+# make test (Debian 12 amd64, what CI runs), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove
+# (Debian 12 armel and armhf images under qemu-user), make test-trixie (Debian 13 amd64), make prove-arm64-clock
+# (Debian 13 arm64 guest). The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in
+# make setup): checked before make test starts.
+.PHONY: test-all
+test-all:
+	@missing=; for c in qemu-arm-static qemu-aarch64-static update-binfmts qemu-system-aarch64; do \
+	  command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	  [ -z "$$missing" ] || { echo "make test-all: missing$$missing (apt-get install qemu-user-static binfmt-support qemu-system-arm)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory test
+	@$(STAGE) units-matrix $(MAKE) --no-print-directory units-matrix
+	@$(STAGE) arm-images nice -n 19 lab/arm-images/prove
+	@$(MAKE) --no-print-directory test-trixie
+	@$(STAGE) prove-arm64-clock $(MAKE) --no-print-directory prove-arm64-clock
+	@echo "make test-all: all stages passed"
