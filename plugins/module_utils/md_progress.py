@@ -57,6 +57,12 @@ def parse_md_line(text):
                 speed_max=_number(speed_max), speed_max_own='(system)' not in speed_max, done=done, total=total)
 
 
+def counters_from_sysfs(name, sysfs):
+    """The counters of parse_md_line from md's sysfs values as the module reads them (read_md_sysfs, with
+    sync_speed and sync_speed_max)."""
+    return parse_md_line('|'.join([name] + [' '.join((sysfs.get(field) or '').split()[:3]) for field in MD_FIELDS]))
+
+
 def parse_poll(stdout):
     """What poll_command printed: the job (its async result so far; None if the file is missing or
     torn), the boot id, md's system speed limits (KiB/s) and the arrays by name."""

@@ -23,6 +23,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.md import (
     uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
     blocking_condition, plan, reshape_heading_to_target, resume_step)
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs
 
 # Filesystems a power loss empties: a backup file there is gone when mdadm needs it.
 VOLATILE_FILESYSTEMS = ('tmpfs', 'ramfs')
@@ -78,10 +79,11 @@ class MdArray(object):
                 return
             time.sleep(FIRST_POLL_SECONDS)
 
-    def wait_idle(self, deadline, poll_interval, progress):
+    def wait_idle(self, deadline, poll_interval, progress, report=None):
         """Poll sysfs until no reshape, resync or recovery runs; Timeout when the deadline passed.
 
         The first polls come quickly (a small array is done in a moment), then every ``poll_interval``.
+        ``report``, if given, is called with md's counters of the array (md_progress) at each poll while busy.
         """
         pause = FIRST_POLL_SECONDS
         while True:
@@ -94,6 +96,10 @@ class MdArray(object):
             percent = None
             if len(completed) == 2 and completed[1].strip().isdigit() and int(completed[1]) > 0:
                 percent = round(100.0 * int(completed[0]) / int(completed[1]), 1)
+            if report:
+                speeds = os.path.join(self.blockdevs.sys_root, 'block', self.name, 'md')
+                report(counters_from_sysfs(self.name, dict(sysfs, sync_speed=read_text(os.path.join(speeds, 'sync_speed')),
+                                                           sync_speed_max=read_text(os.path.join(speeds, 'sync_speed_max')))))
             if not progress or progress[-1]['action'] != action or progress[-1]['percent'] != percent:
                 progress.append({'action': 'reshape' if reshaping and action == 'idle' else action,
                                  'percent': percent, 'time': int(time.time())})
@@ -263,8 +269,9 @@ class Reshape(object):
     ``done`` lists the mdadm commands run so far: whatever fails, the module reports them and changed.
     """
 
-    def __init__(self, module, blockdevs, array, target, params):
+    def __init__(self, module, blockdevs, array, target, params, report=None):
         self.module = module
+        self.report = report
         self.blockdevs = blockdevs
         self.array = array
         self.level, self.raid_devices, self.devices = target
@@ -284,7 +291,7 @@ class Reshape(object):
         """Wait for the array to be idle (unless wait is false); its state then, and whether it is idle."""
         if not self.params['wait']:
             return self.array.state(), False
-        self.array.wait_idle(self.deadline, self.params['poll_interval'], self.progress)
+        self.array.wait_idle(self.deadline, self.params['poll_interval'], self.progress, self.report)
         return self.array.state(), True
 
     def act(self, state, resume, blocked, steps):
@@ -401,27 +408,29 @@ class Survey(object):
         return result
 
 
-def reshape(module, survey):
+def reshape(module, survey, report=None):
     """md_reshape's result once ``survey`` has read and planned, and the message to fail with (or None): in check
     mode, or with nothing to run or wait for, the plan; otherwise the plan applied (apply_plan). Either way the
     array's ARRAY line goes in the mdadm configuration if asked (not in check mode)."""
     params = survey.params
     if not module.check_mode and (survey.planned or (survey.blocked == 'wait' and params['wait'])):
-        return apply_plan(module, survey)
+        return apply_plan(module, survey, report)
     result = survey.check_result()
     result['changed'] = bool(survey.planned)
     return result, put_config_line(module, params, result.get('config_line'), result)
 
 
-def apply_plan(module, survey):
+def apply_plan(module, survey, report=None):
     """Outside check mode, run the plan ``survey`` made (resume, wait, steps, each planned again from the real
     state), then put the array's ARRAY line in the mdadm configuration if asked.
 
     Returns md_reshape's result and, when it must fail, its message (the result then says what was done).
+    ``report``: see MdArray.wait_idle.
     """
     p = survey.params
     result = dict(reshape_interrupted=bool(survey.resume), steps=survey.planned, before=survey.before)
-    reshape = Reshape(module, survey.array.blockdevs, survey.array, (survey.level, survey.raid_devices, survey.devices), p)
+    reshape = Reshape(module, survey.array.blockdevs, survey.array, (survey.level, survey.raid_devices, survey.devices), p,
+                      report)
     try:
         after, steps = reshape.act(survey.state, survey.resume, survey.blocked, survey.steps)
         line = survey.array.brief_line() if p['update_config'] else None

@@ -21,6 +21,7 @@ import time
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
     CommandRunner, Refusal, check_regular, command_line, open_directory, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import progress_line
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey, reshape
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import md_params
 from ansible_collections.fleet.linux.plugins.module_utils.swap_rebuild import SwapRebuild
@@ -32,6 +33,10 @@ WANTS_DIR = '/etc/systemd/system/sysinit.target.wants'
 LAST_RESORT_TIMER = '/lib/systemd/system/mdadm-last-resort@.timer'
 INITRAMFS_IMAGES = '/boot/initrd.img-*'
 FSTAB = '/etc/fstab'
+# What the running job does, one line a person can cat from another shell (in the state directory).
+PROGRESS_FILE = 'progress'
+# The progress file is written at most this often (seconds), and when the job ends.
+PROGRESS_SECONDS = 5
 # The host's RAID job lock, in the state directory: one job at a time (a second one would run the same steps).
 JOB_LOCK = 'job.lock'
 # After a failed mount of /boot, seconds to wait for the mount systemd was making to show in mountinfo.
@@ -93,6 +98,20 @@ class JobApply(object):
         self.plan = module.params['plan']
         module.actions = []
         self.results = []
+        self.progress_written = None
+
+    def tell(self, line, now=None):
+        """Put ``line`` (with the time) in the state directory's progress file."""
+        now = time.time() if now is None else now
+        write_atomically(self.module, os.path.join(self.params['state_dir'], PROGRESS_FILE),
+                         '%s %s\n' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now)), line), 0o644, 0, 0)
+        self.progress_written = now
+
+    def report(self, counters):
+        """md_reshape's report while it waits for an array: the progress line, at most every PROGRESS_SECONDS."""
+        now = time.time()
+        if self.progress_written is None or now - self.progress_written >= PROGRESS_SECONDS:
+            self.tell(progress_line(counters), now)
 
     def step(self, line, change, *args):
         """Run ``change(*args)``; the host has changed, by ``line``."""
@@ -128,7 +147,9 @@ class JobApply(object):
     def run(self):
         plans = list(self.array_plans())
         lock = hold_job_lock(self.params['state_dir'])
+        ended = 'ended with a failure (see the run that started it)'
         try:
+            self.tell('raid_apply (process %d) started' % os.getpid())
             for spec, plan in plans:
                 entry = dict(device=spec['device'])
                 self.remember(plan.get('remember') or {})
@@ -144,9 +165,13 @@ class JobApply(object):
                         dict(device=spec['device'], force=self.params['swap_force'])))
                 self.results.append(entry)
             self.boot()
+            ended = 'finished: %d actions' % len(self.module.actions)
             return self.results
         finally:
-            os.close(lock)
+            try:
+                self.tell('raid_apply (process %d) %s' % (os.getpid(), ended))
+            finally:
+                os.close(lock)
 
     def remember(self, owed):
         for name, content in sorted(owed.items()):
@@ -160,7 +185,7 @@ class JobApply(object):
             survey.read_and_plan()
         except (Refusal, CommandFailed) as refusal:
             self.module.fail_json(msg='%s: %s' % (spec['device'], refusal), before=survey.before)
-        result, failure = reshape(self.module, survey)
+        result, failure = reshape(self.module, survey, self.report)
         if failure:
             self.module.fail_json(msg=failure, **result)
         if result.get('config_changes'):

@@ -24,6 +24,11 @@ description:
   - Each part reads and checks its array again before it acts and refuses what could lose data, as the module it
     stands for does alone. Deciding what to do is the plan's job; this module runs only what the plan lists.
   - Whatever fails, the failure says whether the host changed and lists every action done before it (RV(actions)).
+  - One job at a time per host - it holds a lock (C(job.lock) in O(state_dir), with its process id) while it runs, and
+    a second job is refused, changing nothing, until the first has ended.
+  - Writes what it is doing to C(progress) in O(state_dir), one line a person can C(cat) from another shell - the
+    time, then while md works on an array its step, percent, size, speed and time left (at most every 5 s), and at
+    the end how the job ended.
 author:
   - fleet.linux contributors (@fleet-linux)
 extends_documentation_fragment:
@@ -55,8 +60,10 @@ notes:
   - In check mode it runs and reads nothing and returns the plan's steps; M(fleet.linux.raid_plan) and the
     C(raid_reshape_plan) filter are the job's dry run.
   - A reshape of a real array takes hours; run the task under C(async) so that a dropped connection does not matter
-    (the reshape goes on in the kernel, and the next run waits for it).
+    (the reshape goes on in the kernel, and the next run waits for it), with C(poll 0) and M(fleet.linux.raid_wait)
+    after it to see md's progress and be told at once when md is stuck.
 seealso:
+  - module: fleet.linux.raid_wait
   - module: fleet.linux.raid_plan
   - module: fleet.linux.md_reshape
   - module: fleet.linux.fs_grow
@@ -76,13 +83,21 @@ EXAMPLES = r'''
   ansible.builtin.set_fact:
     job: "{{ survey | fleet.linux.raid_reshape_plan }}"
 
-- name: Apply it, if there is anything to do
+- name: Apply it in the background, if there is anything to do
   fleet.linux.raid_apply:
     arrays: *arrays
     plan: "{{ job }}"
   when: job.changes and not job.refusals
   async: 86400
-  poll: 30
+  poll: 0
+  changed_when: false
+  register: started
+
+- name: Wait for it, printing md's progress
+  fleet.linux.raid_wait:
+    jid: "{{ started.ansible_job_id }}"
+    timeout: 86400
+  when: job.changes and not job.refusals
 '''
 
 RETURN = r'''

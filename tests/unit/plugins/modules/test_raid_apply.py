@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils import md_reshape as md_reshape_backend
 from ansible_collections.fleet.linux.plugins.module_utils import raid_apply as backend
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs
 from ansible_collections.fleet.linux.plugins.modules import raid_apply
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.test_md_reshape import BLANK_PARTITION, SWAP, Lab
@@ -52,8 +53,8 @@ def run(host, monkeypatch, check_mode=False, arrays=(), args=None, **plan):
 
 
 def state_files(host):
-    """The owed steps remembered in the state directory (the job lock aside)."""
-    return sorted(name for name in os.listdir(str(host['state'])) if name != 'job.lock')
+    """The owed steps remembered in the state directory (the job lock and progress file aside)."""
+    return sorted(name for name in os.listdir(str(host['state'])) if name not in ('job.lock', 'progress'))
 
 
 @pytest.fixture
@@ -249,3 +250,34 @@ def test_a_link_planted_as_the_job_lock_is_refused(host, monkeypatch, tmp_path):
     result = run(host, monkeypatch, grub_install=['/dev/vda'])
     assert result['failed'] and result['changed'] is False
     assert 'symbolic link' in result['msg'] and host['commands'].calls == []
+
+
+def test_the_progress_file_says_how_the_job_ended(host, monkeypatch):
+    result = run(host, monkeypatch, grub_install=['/dev/vda'])
+    assert not result.get('failed'), result
+    line = (host['state'] / 'progress').read_text()
+    assert line.endswith(' finished: 1 actions\n') and line.startswith('20')
+    host['commands'].add(['grub-install', '--target=i386-pc', '/dev/vdb'], 1, '', 'grub-install: error: cannot open /dev/vdb')
+    result = run(host, monkeypatch, grub_install=['/dev/vdb'])
+    assert result['failed']
+    assert (host['state'] / 'progress').read_text().endswith(' ended with a failure (see the run that started it)\n')
+
+
+def test_md_progress_goes_to_the_progress_file_at_most_every_few_seconds(host, monkeypatch):
+    """What md_reshape reports while it waits for an array (md's counters), as a person reads it with cat."""
+    clock = [1000.0]
+    monkeypatch.setattr(backend.time, 'time', lambda: clock[0])
+    module = type('Module', (), dict(params=dict(plan={}, state_dir=str(host['state'])), selinux_enabled=lambda self: False))()
+    job = backend.JobApply(module, None)
+    md0 = counters_from_sysfs('md0', dict(sync_action='reshape', array_state='clean', sync_speed='368',
+                                          sync_speed_max='200000 (system)', reshape_position='102400',
+                                          sync_completed='25600 / 126976'))
+    job.report(md0)
+    assert (host['state'] / 'progress').read_text() == (
+        '1970-01-01T00:16:40Z md0: reshape 20.2% (12 MiB of 62 MiB) at 368 KiB/s, about 2 min left\n')
+    clock[0] += backend.PROGRESS_SECONDS - 1
+    job.report(dict(md0, done=50000))
+    assert '20.2%' in (host['state'] / 'progress').read_text()
+    clock[0] += 1
+    job.report(dict(md0, done=50000))
+    assert '39.4%' in (host['state'] / 'progress').read_text()
