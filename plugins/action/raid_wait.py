@@ -79,8 +79,8 @@ class ActionModule(ActionBase):
                 if stuck:
                     result.update(failed=True, ansible_job_id=args['jid'], msg=(
                         'md is stuck, not slow: no array has moved for %d s (%s). What to do: %s. The job (async id %s) '
-                        'goes on waiting in the background and carries on by itself once md moves; run the playbook '
-                        'again after it has ended (a second job is refused while it runs).' % (
+                        'goes on waiting in the background and carries on by itself once md moves; a run of the playbook '
+                        'started meanwhile follows it until it ends, then plans again.' % (
                             args['stall_timeout'], '; '.join(progress_line(a) for a in stuck),
                             '; '.join(stuck_advice(stuck, polled['limits'])), args['jid'])))
                     return result

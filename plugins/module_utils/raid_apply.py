@@ -19,7 +19,7 @@ import os
 import time
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
-    CommandRunner, Refusal, check_regular, command_line, open_directory, write_atomically)
+    CommandRunner, Refusal, check_regular, command_line, open_directory, read_no_follow, write_atomically)
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
 from ansible_collections.fleet.linux.plugins.module_utils.md_progress import progress_line
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey, reshape
@@ -39,6 +39,8 @@ PROGRESS_FILE = 'progress'
 PROGRESS_SECONDS = 5
 # The host's RAID job lock, in the state directory: one job at a time (a second one would run the same steps).
 JOB_LOCK = 'job.lock'
+# While another job holds the lock, it is tried again this often (seconds).
+LOCK_POLL_SECONDS = 1
 # After a failed mount of /boot, seconds to wait for the mount systemd was making to show in mountinfo.
 MOUNT_SHOW_POLLS = 10
 
@@ -56,10 +58,13 @@ def checked_name(name):
     return name
 
 
-def hold_job_lock(state_dir):
+def hold_job_lock(state_dir, deadline):
     """Take the host's RAID job lock (flock, held until this process ends: the descriptor is not inherited by
     the commands it runs, so mdadm's background reshape never holds it) and write this process's id into it.
-    Refusal, changing nothing, when another job holds it."""
+
+    Another job holding it is waited for until ``deadline`` (time.time()), then refused. Returns the lock's
+    descriptor and the process id of the job waited for (None if there was none).
+    """
     dir_fd = open_directory(state_dir)
     try:
         fd = os.open(JOB_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
@@ -69,23 +74,30 @@ def hold_job_lock(state_dir):
         raise
     finally:
         os.close(dir_fd)
+    waited_for = None
     try:
         check_regular(os.path.join(state_dir, JOB_LOCK), os.fstat(fd))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (IOError, OSError) as error:
-            if error.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.read(fd, 32).decode('ascii', 'replace').strip() or 'unknown'
-            raise Refusal('another RAID job (raid_apply, process %s) is running on this host: a second one would repeat '
-                          'its steps. Nothing was changed. Wait until it has ended (ps -p %s; cat /proc/mdstat), then run '
-                          'again.' % (holder, holder))
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if waited_for is None:
+                os.lseek(fd, 0, os.SEEK_SET)
+                waited_for = os.read(fd, 32).decode('ascii', 'replace').strip() or 'unknown'
+            if time.time() >= deadline:
+                raise Refusal('another RAID job (raid_apply, process %s) still runs on this host: a second one would '
+                              'repeat its steps. Nothing was changed. Wait until it has ended (ps -p %s; cat /proc/mdstat), '
+                              'then run again.' % (waited_for, waited_for))
+            time.sleep(LOCK_POLL_SECONDS)
         os.ftruncate(fd, 0)
         os.write(fd, ('%d\n' % os.getpid()).encode('ascii'))
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, waited_for
 
 
 class JobApply(object):
@@ -99,6 +111,7 @@ class JobApply(object):
         module.actions = []
         self.results = []
         self.progress_written = None
+        self.waited_for = None
 
     def tell(self, line, now=None):
         """Put ``line`` (with the time) in the state directory's progress file."""
@@ -106,6 +119,14 @@ class JobApply(object):
         write_atomically(self.module, os.path.join(self.params['state_dir'], PROGRESS_FILE),
                          '%s %s\n' % (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now)), line), 0o644, 0, 0)
         self.progress_written = now
+
+    def told(self):
+        """The progress file's line (None if there is none)."""
+        try:
+            text, _st = read_no_follow(os.path.join(self.params['state_dir'], PROGRESS_FILE), self.params['state_dir'])
+        except (IOError, OSError, Refusal):
+            return None
+        return text.strip() if text else None
 
     def report(self, counters):
         """md_reshape's report while it waits for an array: the progress line, at most every PROGRESS_SECONDS."""
@@ -146,7 +167,12 @@ class JobApply(object):
 
     def run(self):
         plans = list(self.array_plans())
-        lock = hold_job_lock(self.params['state_dir'])
+        lock, waited_for = hold_job_lock(self.params['state_dir'], time.time() + self.params['timeout'])
+        if waited_for:
+            # The plan was made while that job ran: what it left must be read and planned again.
+            os.close(lock)
+            self.waited_for = dict(process=waited_for, last=self.told())
+            return []
         ended = 'ended with a failure (see the run that started it)'
         try:
             self.tell('raid_apply (process %d) started' % os.getpid())

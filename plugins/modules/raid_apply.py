@@ -24,8 +24,10 @@ description:
   - Each part reads and checks its array again before it acts and refuses what could lose data, as the module it
     stands for does alone. Deciding what to do is the plan's job; this module runs only what the plan lists.
   - Whatever fails, the failure says whether the host changed and lists every action done before it (RV(actions)).
-  - One job at a time per host - it holds a lock (C(job.lock) in O(state_dir), with its process id) while it runs, and
-    a second job is refused, changing nothing, until the first has ended.
+  - One job at a time per host - it holds a lock (C(job.lock) in O(state_dir), with its process id) while it runs. A
+    job started while another runs (a controller run interrupted and started again) waits for it within O(timeout)
+    (and is refused after that), then changes nothing and returns RV(waited_for_job) - its plan was made while the other
+    job ran, so the host must be read and planned again (the raid_reshape role does that once by itself).
   - Writes what it is doing to C(progress) in O(state_dir), one line a person can C(cat) from another shell - the
     time, then while md works on an array its step, percent, size, speed and time left (at most every 5 s), and at
     the end how the job ended.
@@ -101,6 +103,13 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+waited_for_job:
+  description:
+    - The other job this one waited for (C(process), its process id, and C(last), the last line of its progress file);
+      nothing else was done. Read and plan the host again.
+  returned: when another job held the lock at the start
+  type: dict
+  sample: {process: "2820", last: "2026-12-03T23:10:02Z raid_apply (process 2820) finished: 9 actions"}
 actions:
   description:
     - What was done (in check mode, the plan's steps, each after its array's device and a colon), in order, each as one command line,
@@ -153,6 +162,10 @@ def main():
         arrays = job.run()
     except (Refusal, IOError, OSError) as failure:
         module.fail_json(msg='raid_apply: %s' % failure)
+    if job.waited_for:
+        module.exit_json(changed=False, actions=[], arrays=[], waited_for_job=job.waited_for,
+                         msg='waited for another RAID job (process %s) to end; its plan is read again from what it left'
+                             % job.waited_for['process'])
     module.exit_json(changed=module.changed, actions=module.actions, arrays=arrays)
 
 

@@ -23,8 +23,8 @@ description:
     every O(report_interval) seconds - the step, percent done, size, speed and time left, from md's own counters.
   - B(Stuck is not slow) - when arrays are busy but none has moved for O(stall_timeout) seconds, fails at once with
     what md shows and what to do (an array left read-auto, a speed limit of 0, a frozen sync_action), rather
-    than waiting for O(timeout). The job itself goes on in the background and carries on once md moves; a second
-    job is refused while it runs.
+    than waiting for O(timeout). The job itself goes on in the background and carries on once md moves; a job started
+    meanwhile waits for it (M(fleet.linux.raid_apply)).
   - A dropped connection changes nothing - the poll is tried again until O(timeout). A node that rebooted meanwhile
     (its boot id changed) ends the wait with a failure that says to run again - the job is gone, and the next run
     reads the arrays as the reboot left them.

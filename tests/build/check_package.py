@@ -98,6 +98,11 @@ def check_metadata():
             path = os.path.join(directory, name)
             if name.startswith('_') or not name.endswith(('.py', '.yml', '.yaml')):
                 continue
+            if plugin_type == 'action':
+                # An action is documented by the module of its name (ansible-doc shows that one).
+                if name.endswith('.py') and plugin_documentation(os.path.join('plugins', 'modules', name)) is None:
+                    problems.append('%s: no plugins/modules/%s documents it' % (path, name))
+                continue
             doc = plugin_documentation(path)
             if doc is None:
                 if name.endswith('.py'):

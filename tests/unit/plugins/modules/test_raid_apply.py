@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import fcntl
 import os
+import threading
 
 import pytest
 
@@ -217,19 +218,40 @@ def test_boot_mounted_by_systemd_while_mount_ran_is_not_a_failure(job, monkeypat
     assert (result['changed'], result['actions']) == (False, [])
 
 
-def test_a_second_job_on_the_host_is_refused_before_anything(host, monkeypatch):
-    """Another raid_apply holds the job lock (a controller run interrupted and started again): this one
-    would repeat its steps, so it changes nothing and names the running one."""
+def held_lock(host, process=b'4242'):
+    """The job lock as another raid_apply holds it (its own open file description)."""
     lock = os.open(str(host['state'] / 'job.lock'), os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(lock, process + b'\n')
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return lock
+
+
+def test_a_second_job_still_running_at_the_timeout_is_refused_before_anything(host, monkeypatch):
+    lock = held_lock(host)
     try:
-        os.write(lock, b'4242\n')
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = run(host, monkeypatch, grub_install=['/dev/vda'])
+        result = run(host, monkeypatch, grub_install=['/dev/vda'], args=dict(timeout=0))
     finally:
         os.close(lock)
     assert result['failed'] and result['changed'] is False and result['actions'] == []
-    assert 'another RAID job (raid_apply, process 4242) is running' in result['msg']
+    assert 'another RAID job (raid_apply, process 4242) still runs on this host' in result['msg']
     assert host['commands'].calls == []
+
+
+def test_a_job_started_while_another_runs_waits_for_it_then_does_nothing_but_say_so(host, monkeypatch):
+    """A controller run interrupted and started again: the new job waits for the running one (raid_wait shows md's
+    progress meanwhile), then changes nothing - its plan was made while the other ran - and says whom it waited for."""
+    (host['state'] / 'progress').write_text(u'2026-12-03T23:10:02Z md1: reshape 40.0% (25 MiB of 62 MiB) at 1000 KiB/s\n')
+    lock = held_lock(host)
+    monkeypatch.setattr(backend, 'LOCK_POLL_SECONDS', 0.01)
+    releases = threading.Timer(0.2, os.close, [lock])
+    releases.start()
+    try:
+        result = run(host, monkeypatch, grub_install=['/dev/vda'], args=dict(timeout=60))
+    finally:
+        releases.join()
+    assert not result.get('failed'), result
+    assert result['changed'] is False and result['actions'] == [] and host['commands'].calls == []
+    assert result['waited_for_job'] == dict(process='4242', last='2026-12-03T23:10:02Z md1: reshape 40.0% (25 MiB of 62 MiB) at 1000 KiB/s')
 
 
 def test_the_job_lock_is_taken_and_let_go(host, monkeypatch):
