@@ -17,6 +17,10 @@ description:
     the reshape, the filesystem grow or swap rebuild, mounting /boot, the boot steps to remember; for the host the
     initramfs, the GRUB configuration, GRUB on which disks, the mdadm last-resort timers - and what it refuses
     (a backup directory on an array of the job or short of room, a swap memory cannot take back), before any change.
+  - Estimates each md step from the survey - the data it moves (a takeover none, a recovery one member to each new
+    member, a reshape the whole array) and how long md takes at its speed limits (the array's C(sync_speed_max), or
+    the system's C(speed_limit_max), capped at C(disk_speed_kib); and at C(sync_speed_min), where md holds a step
+    while other I/O reaches the disks) - and adds a line per step to the summary.
 options:
   _input:
     description: The registered result of M(fleet.linux.raid_plan).
@@ -27,6 +31,8 @@ options:
       - The role's settings - C(config_file), C(backup_min_free_mib), C(swap_force), C(update_initramfs),
         C(initramfs_command), C(grub_install), C(grub_target), C(grub_mkconfig_command), C(start_degraded_boot);
         unset ones take the role's defaults.
+      - C(disk_speed_kib) (KiB/s, default 102400) - the disks' own speed the estimate of md's steps assumes (nothing
+        measures it) - md runs a step at most at the array's speed limit and no faster than this.
     type: dict
 '''
 
@@ -43,7 +49,11 @@ _value:
       C(remember), C(mount_boot)), C(initramfs), C(initramfs_if_outdated) (only if mdadm.conf is then newer),
       C(grub_mkconfig), C(grub_install) (disks), C(forget) (files of owed
       steps to remove once done), C(start_degraded) (timer units), C(boot_steps) (whether any of these boot steps is to
-      run), C(summary) (the plan to show, per array) and C(changes) (whether anything is to do).
+      run), C(summary) (the plan to show, per array; the estimate of each md step after the array's steps),
+      C(estimates) (per array with md steps - C(device), C(steps) (each with C(action), C(kind) (takeover, spares,
+      recovery, reshape or resume), C(what), C(bytes) moved, C(walk) (the bytes md's speed counts through),
+      C(counts), C(speed) and C(slowest_speed) (KiB/s), C(seconds) and C(slowest_seconds) (null - never, at a speed
+      limit of 0)), C(seconds), C(slowest_seconds) and C(lines)) and C(changes) (whether anything is to do).
   type: dict
 '''
 

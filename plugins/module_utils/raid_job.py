@@ -6,7 +6,8 @@
 plan_job() says, per array, what the raid_reshape role runs (the reshape, the filesystem grow, the swap
 rebuild, mounting /boot, the boot steps to remember) and, for the host, the boot steps (initramfs, GRUB
 configuration, GRUB on which disks, the last-resort timers) and the steps owed by an interrupted run to
-forget; ``refusals`` lists what the job cannot do safely, before anything changes.
+forget; ``refusals`` lists what the job cannot do safely, before anything changes; ``estimates`` says what each md
+step moves and how long it takes at md's speed limits (md_estimate), and the summary shows it.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +17,8 @@ import json
 import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import (
+    DEFAULT_DISK_SPEED_KIB, describe, estimate_steps, format_duration, total)
 from ansible_collections.fleet.linux.plugins.module_utils.swap import check_room_for_swapoff
 
 MIB = 1048576
@@ -23,7 +26,7 @@ DEFAULTS = dict(
     config_file='/etc/mdadm/mdadm.conf', backup_min_free_mib=64, swap_force=False,
     update_initramfs=True, initramfs_command=['update-initramfs', '-u', '-k', 'all'],
     grub_install=True, grub_target='i386-pc', grub_mkconfig_command=['grub-mkconfig', '-o', '/boot/grub/grub.cfg'],
-    start_degraded_boot=True)
+    start_degraded_boot=True, disk_speed_kib=DEFAULT_DISK_SPEED_KIB)
 
 
 # The options of a job, as raid_plan and raid_apply take them (doc fragment fleet.linux.raid_job).
@@ -152,6 +155,21 @@ def initramfs_outdated(initramfs):
     return any(image['mtime'] is not None and image['mtime'] < config for image in initramfs['images'])
 
 
+def array_estimate(array, limits, disk_speed):
+    """How long md's steps of one array take (md_estimate), or None: no md step, or a survey without sizes."""
+    md = array['md']
+    if not md.get('steps') or md.get('before', {}).get('size') is None:
+        return None
+    steps = estimate_steps(md['before'], md['steps'], array.get('sync'), limits, disk_speed)
+    seconds, slowest = total(steps)
+    name = array.get('name') or state_name(array['device'])
+    lines = [describe(name, step) for step in steps]
+    if len([step for step in steps if step['walk']]) > 1 and seconds is not None:
+        lines.append('%s: %s in all%s' % (name, format_duration(seconds), '' if slowest is None or slowest == seconds
+                                          else ' (up to %s)' % format_duration(slowest)[len('about '):]))
+    return dict(device=array['device'], steps=steps, seconds=seconds, slowest_seconds=slowest, lines=lines)
+
+
 def plan_job(survey, options=None):
     """The job's plan from raid_plan's result (``survey``) and the role's options (see DEFAULTS)."""
     options = dict(DEFAULTS, **dict((k, v) for k, v in (options or {}).items() if v is not None))
@@ -176,7 +194,9 @@ def plan_job(survey, options=None):
     deferred = outdated is None or any(a['md']['actions'] for a in arrays)
     initramfs_now = bool(outdated) or any(a['md'].get('config_changes') and not a['md']['actions'] for a in arrays)
     initramfs = options['update_initramfs'] and (initramfs_now or deferred)
-    summary = [{p.device: p.steps or ['nothing to do']} for p in plans]
+    # md's steps, how long each takes (md_estimate): after each array's steps in the summary.
+    estimates = [array_estimate(a, survey.get('speed_limits'), options['disk_speed_kib']) for a in arrays]
+    summary = [{p.device: (p.steps or ['nothing to do']) + (e['lines'] if e else [])} for p, e in zip(plans, estimates)]
     if initramfs:
         summary.append({'initramfs': ['%s (%s)' % (' '.join(options['initramfs_command']),
                                                    'mdadm.conf changes or is newer than an initramfs in /boot' if initramfs_now
@@ -199,5 +219,6 @@ def plan_job(survey, options=None):
         arrays=[p.as_dict() for p in plans],
         boot_steps=any(v for k, v in boot.items() if k != 'initramfs_if_outdated'),
         summary=summary,
+        estimates=[e for e in estimates if e],
         changes=any(p.steps for p in plans) or bool(initramfs),
     )

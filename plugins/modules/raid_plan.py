@@ -17,7 +17,8 @@ description:
     read, validate, refuse what could lose data, plan - and reads what the job decides from beyond one
     array - the free space and device of each backup file's directory, memory and the active swaps, the
     boot sector of each disk of an array holding /boot, the boot steps an interrupted run still owes,
-    whether /boot is mounted, the mdadm last-resort timer, the dates of mdadm.conf and the initramfs images.
+    whether /boot is mounted, the mdadm last-resort timer, the dates of mdadm.conf and the initramfs images,
+    and md's speed limits and the sizes the estimate of each step's duration needs.
   - The controller then plans the job from this survey (the P(fleet.linux.raid_reshape#role) role does it
     with its C(raid_reshape_plan) filter) and acts only where the plan says so; a run with nothing to do
     costs this one module call.
@@ -86,12 +87,27 @@ arrays:
       description: The backup file, the kernel name of the device its directory is on (null for none) and
         its free bytes; null when the reshape needs no step.
       type: dict
+    sync:
+      description:
+        - What the estimate of md's steps reads of the array (C(/sys/block/mdX/md/)) - C(speed_min) and C(speed_max)
+          (KiB/s, C(sync_speed_min) and C(sync_speed_max); null when the array has none, as a RAID0) with
+          C(speed_min_local) and C(speed_max_local) (set for the array rather than following the system's),
+          C(component_size) (bytes of each member; null when md gives none, as for a RAID0), C(layout),
+          C(sync_completed) (bytes done and in all, or null), C(reshape_position) (bytes, or null) and
+          C(reshape_direction).
+      type: dict
     boot:
       description:
         - For an array holding /boot - C(disks) (each with C(grub), whether its boot sector holds GRUB),
           C(owed) (boot steps an interrupted run still owes), C(in_fstab), C(mounted) (/boot) and
           C(start_degraded) (the mdadm last-resort timer is wanted at boot); null otherwise.
       type: dict
+speed_limits:
+  description:
+    - md's limits for every array without its own (C(/proc/sys/dev/raid/speed_limit_min) and C(speed_limit_max),
+      KiB/s, as C(min) and C(max); null when unreadable).
+  returned: success
+  type: dict
 memory:
   description: C(available) (MemAvailable, bytes) and C(swaps) (each active swap with its kernel C(name), C(size), C(used)).
   returned: success
@@ -118,6 +134,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.fs_grow import FsGrow
+from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import parse_int, sync_inputs
 from ansible_collections.fleet.linux.plugins.module_utils.md_reshape import CommandFailed, Survey
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS, md_params
 from ansible_collections.fleet.linux.plugins.module_utils.swap import parse_fstab
@@ -136,6 +153,9 @@ SYSTEMD_WANTS = '/etc/systemd/system/sysinit.target.wants'
 # GRUB's boot code carries its name in the first sector.
 GRUB_SIGNATURE = b'GRUB'
 OWED_STEPS = ('grub-install', 'grub-mkconfig')
+# What the estimate of md's steps reads of an array (/sys/block/mdX/md/), and of the system (/proc/sys/dev/raid/).
+SYNC_FILES = ('sync_speed_min', 'sync_speed_max', 'component_size', 'layout', 'sync_completed', 'reshape_position',
+              'reshape_direction')
 
 
 def mtime(path):
@@ -220,6 +240,8 @@ class JobSurvey(object):
             entry['backup'] = self.backup(md.params['backup_file'])
         if spec['boot']:
             entry['boot'] = self.boot(spec, md.array.name, md.devices)
+        base = os.path.join(self.blockdevs.sys_root, 'block', md.array.name, 'md')
+        entry['sync'] = sync_inputs(dict((f, read_text(os.path.join(base, f))) for f in SYNC_FILES))
         return entry
 
     def host(self):
@@ -230,7 +252,10 @@ class JobSurvey(object):
         images = None
         if self.boot_mounted() or not self.boot_in_fstab():
             images = [dict(path=path, mtime=mtime(path)) for path in sorted(glob.glob(os.path.join(INITRAMFS_DIR, 'initrd.img-*')))]
+        raid = os.path.join(PROC_ROOT, 'sys', 'dev', 'raid')
         return dict(
+            speed_limits=dict((bound, parse_int(read_text(os.path.join(raid, 'speed_limit_%s' % bound))))
+                              for bound in ('min', 'max')),
             memory=dict(available=meminfo.get('MemAvailable'), swaps=swaps),
             initramfs=dict(config_mtime=mtime(self.params['config_file']), images=images))
 

@@ -189,3 +189,58 @@ def test_the_survey_is_not_changed_by_planning():
     kept = copy.deepcopy(data)
     plan_job(data)
     assert data == kept
+
+
+GIB = 1024 * MIB
+MEMBER = 931 * GIB  # a 1 TB disk's partition
+NOTES_BOOT_STEPS = [  # md_plan's steps for the notes' /boot, RAID1 of two to RAID10 of four
+    dict(argv=['mdadm', '--grow', '/dev/md1', '--level=0'],
+         expect=dict(level=0, raid_devices=1, members=['/dev/vdc2'], spares=[])),
+    dict(argv=['mdadm', '--grow', '/dev/md1', '--level=10', '--raid-devices=4', '--add', '/dev/vda2', '/dev/vdb2', '/dev/vdd2'],
+         expect=dict(level=10, raid_devices=2, members=['/dev/vda2', '/dev/vdc2'], spares=['/dev/vdb2', '/dev/vdd2'])),
+    dict(argv=['mdadm', '--grow', '/dev/md1', '--raid-devices=4'],
+         expect=dict(level=10, raid_devices=4, members=['/dev/vda2', '/dev/vdb2', '/dev/vdc2', '/dev/vdd2'], spares=[])),
+]
+
+
+def estimated_boot_array(speed_max='122880 (local)'):
+    """The notes' /boot array as raid_plan reads it now: md's steps and the sizes and speed limits they take."""
+    array = boot_array()
+    array['md'] = dict(array['md'], actions=[' '.join(s['argv']) for s in NOTES_BOOT_STEPS], steps=NOTES_BOOT_STEPS,
+                       before=dict(level=1, raid_devices=2, members=['/dev/vdb2', '/dev/vdc2'], spares=[], size=MEMBER))
+    array['sync'] = dict(speed_min=1000, speed_min_local=False, speed_max=int(speed_max.split()[0]),
+                         speed_max_local='local' in speed_max, component_size=MEMBER, layout=0, sync_completed=None,
+                         reshape_position=None, reshape_direction=None)
+    return array
+
+
+def test_the_plan_says_what_each_md_step_moves_and_how_long_it_takes():
+    plan = plan_job(dict(survey(estimated_boot_array()), speed_limits=dict(min=1000, max=200000)), {'disk_speed_kib': 150 * 1024})
+    actions = [' '.join(s['argv']) for s in NOTES_BOOT_STEPS]
+    lines = plan['summary'][0]['/dev/md1'][len(actions) + 2:]
+    assert lines == [
+        'md1: convert to raid0 moves no data (a takeover)',
+        'md1: convert to raid10 writes 931 GiB to the new member, about 2 h 10 min at 120 MiB/s (up to 11 d 7 h while '
+        'other I/O holds md to 1000 KiB/s)',
+        'md1: grow to 4 devices rewrites 931 GiB then resyncs the 931 GiB it gains, about 4 h 25 min at 120 MiB/s '
+        '(up to 22 d 14 h while other I/O holds md to 1000 KiB/s)',
+        'md1: about 6 h 35 min in all (up to 33 d 22 h)']
+    (estimate,) = plan['estimates']
+    assert [s['kind'] for s in estimate['steps']] == ['takeover', 'recovery', 'reshape']
+    assert estimate['seconds'] == pytest.approx(3 * MEMBER / (120 * MIB))
+    assert plan['arrays'][0]['steps'] == actions + [  # the steps raid_apply is given are md's commands, as before
+        'grow the filesystem on /dev/md1 (fs_grow) to fill it', 'grub-install --target=i386-pc on /dev/vda, /dev/vdb, /dev/vdc, /dev/vdd']
+
+
+def test_without_an_array_limit_the_system_limit_and_the_assumed_disk_speed_decide():
+    array = estimated_boot_array()
+    array['sync'] = dict(array['sync'], speed_max=None, speed_min=None)
+    plan = plan_job(survey(array))  # no speed_limits read: md's defaults (200000 KiB/s) and disks at 100 MiB/s
+    assert plan['summary'][0]['/dev/md1'][-1] == 'md1: about 7 h 55 min in all (up to 33 d 22 h)'
+    assert {s['speed'] for s in plan['estimates'][0]['steps']} == {100 * 1024}
+
+
+def test_a_survey_without_md_steps_or_sizes_plans_as_before_without_estimates():
+    plan = plan_job(survey(swap_array(), boot_array()))
+    assert plan['estimates'] == []
+    assert plan['summary'][1]['/dev/md1'][-1].startswith('grub-install')

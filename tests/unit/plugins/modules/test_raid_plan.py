@@ -131,3 +131,34 @@ def test_a_job_with_nothing_to_do_plans_nothing(boot_host):
     assert plan['summary'] == [{'/dev/md1': ['nothing to do']}]
     assert (plan['grub_install'], plan['grub_mkconfig'], plan['initramfs'], plan['forget'], plan['start_degraded']) == (
         [], False, False, [], [])
+
+
+SPEED = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md-speed', '01-raid1-grow-3-recovery')
+
+
+def test_the_survey_reads_md_speed_limits_and_sizes_and_the_plan_estimates_each_step(tmp_path, monkeypatch):
+    """md1 as a RAID10 of two plus two spares (md step 15), with the speed files of the md-speed capture (the md
+    fixtures predate them): the system's limits in /proc/sys/dev/raid, the array's own following them."""
+    lab = Lab(tmp_path / 'lab', 'md1', '15-raid10-2-plus-2-spares', monkeypatch)
+    raid = os.path.join(lab.root, 'proc', 'sys', 'dev', 'raid')
+    os.makedirs(raid)
+    for name, source in (('proc/sys/dev/raid/speed_limit_min', 'proc/sys/dev/raid/speed_limit_min'),
+                         ('proc/sys/dev/raid/speed_limit_max', 'proc/sys/dev/raid/speed_limit_max'),
+                         ('sys/block/md1/md/sync_speed_min', 'sys/block/md1/md/sync_speed_min'),
+                         ('sys/block/md1/md/sync_speed_max', 'sys/block/md1/md/sync_speed_max')):
+        with open(os.path.join(SPEED, source)) as captured, open(os.path.join(lab.root, name), 'w') as handle:
+            handle.write(captured.read())
+    host = Host(lab, tmp_path, monkeypatch)
+    result = host.run([{'device': '/dev/md1', 'level': '10', 'devices': BOOT}])
+    assert not result.get('failed'), result.get('msg')
+    assert result['speed_limits'] == {'min': 1000, 'max': 4096}
+    (array,) = result['arrays']
+    assert array['sync'] == dict(speed_min=1000, speed_min_local=False, speed_max=4096, speed_max_local=False,
+                                 component_size=64512 * 1024, layout=258, sync_completed=None, reshape_position=None,
+                                 reshape_direction='forwards')
+    plan = raid_reshape_plan(result)
+    (estimate,) = plan['estimates']
+    assert [(s['kind'], s['walk'], s['speed']) for s in estimate['steps']] == [('reshape', 2 * 64512 * 1024, 4096)]
+    assert plan['summary'][0]['/dev/md1'][-1].startswith('md1: grow to 4 devices rewrites ')
+    assert ', under a minute at 4.0 MiB/s (up to 2 min while other I/O holds md to 1000 KiB/s)' in plan['summary'][0]['/dev/md1'][-1]
+    assert lab.writes() == []
