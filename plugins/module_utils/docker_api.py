@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import shutil
+import struct
 import tarfile
 
 try:
@@ -199,9 +200,40 @@ class DockerClient(object):
         self.call('POST', '/containers/%s/restart' % quote(name, safe=''), query={'t': timeout},
                   timeout=self.timeout + timeout)
 
+    def exec_run(self, name, argv, timeout=30):
+        """``docker exec NAME ARGV...`` without a terminal: (exit code, stdout text, stderr text). A container
+        that is not running (or restarting) raises DockerError with status 409."""
+        created = self.call('POST', '/containers/%s/exec' % quote(name, safe=''),
+                            body={'AttachStdout': True, 'AttachStderr': True, 'Tty': False, 'Cmd': list(argv)})
+        exec_id = quote(created['Id'], safe='')
+        # dockerd answers the start with the process's multiplexed output and closes the connection when it ends.
+        status, data = self._request('POST', '/exec/%s/start' % exec_id, body={'Detach': False, 'Tty': False},
+                                     timeout=timeout)
+        if status != 200:
+            raise DockerError(error_message(data) or 'HTTP %d' % status, status)
+        stdout, stderr = demultiplex(data)
+        info = self.call('GET', '/exec/%s/json' % exec_id) or {}
+        return info.get('ExitCode'), stdout.decode('utf-8', 'replace'), stderr.decode('utf-8', 'replace')
+
     def remove_container(self, name):
         """Removes the container (its named volumes stay: the drift file survives)."""
         self.call('DELETE', '/containers/%s' % quote(name, safe=''), query={'force': '1'})
+
+
+def demultiplex(data):
+    """(stdout bytes, stderr bytes) of an attached stream without a terminal: frames of an 8-byte header
+    (stream 1 stdout or 2 stderr, three zero bytes, the payload's length, big-endian) and the payload.
+    A stream that does not start with such a header (a terminal's raw stream) is all stdout."""
+    out = {1: [], 2: []}
+    offset = 0
+    if data[:1] not in (b'\x00', b'\x01', b'\x02') or data[1:4] != b'\x00\x00\x00':
+        return bytes(data), b''
+    while offset + 8 <= len(data):
+        stream, size = struct.unpack('>BxxxL', data[offset:offset + 8])
+        offset += 8
+        out.setdefault(stream, []).append(data[offset:offset + size])
+        offset += size
+    return b''.join(out[1]), b''.join(out[2])
 
 
 def error_message(data):

@@ -200,8 +200,8 @@ def validate(params):
     dockerfile = params['dockerfile']
     if os.path.isabs(dockerfile) or '..' in dockerfile.split('/'):
         problems.append('dockerfile: %r must be a path inside build_context (relative, without ..)' % dockerfile)
-    for option, lowest in (('stop_timeout', 0), ('build_timeout', 1)):
-        if params[option] < lowest:
+    for option, lowest in (('stop_timeout', 0), ('build_timeout', 1), ('wait_timeout', 1)):
+        if params.get(option, lowest) < lowest:
             problems.append('%s: %d seconds is below %d' % (option, params[option], lowest))
     capabilities = checked(problems, validate_capabilities, params)
     ports = checked(problems, validate_ports, params)
@@ -792,3 +792,99 @@ def image_sources(checks):
         if 'build' in (check.get('steps') or []) and check.get('image'):
             sources[host] = builders.setdefault(check['image'], host)
     return sources
+
+
+# Waiting for ntpd after a start: one ntpq per poll inside the container (through the Engine API's exec).
+# -p: the peers, the selected one marked '*' (or 'o', PPS); rv 0 leap,stratum: ntpd's own leap indicator
+# (two bits: 11 while it calls itself unsynchronised, so its answers to the LAN carry leap 3 too) and stratum.
+NTPQ_ARGV = ('ntpq', '-n', '-p', '-c', 'rv 0 leap,stratum')
+SYSTEM_PEER_TALLIES = ('*', 'o')
+LEAP_UNSYNCHRONISED = 3
+# What a wait waits for: 'peer' (ntpd has selected a system peer) or 'serving' (that, and ntpd's leap
+# indicator is not 3: LAN clients get synchronised answers, not the alarm).
+SYNC_CONDITIONS = ('peer', 'serving')
+NTPQ_VARIABLE = re.compile(r'([A-Za-z_][\w.]*)=("[^"]*"|[^,\s]*)')
+
+
+def leap_value(text):
+    """ntpq's leap: ntpsec and ntp 4.2.8 print the two bits ('00', '11'); a decimal ('3') is taken as is."""
+    text = text.strip()
+    if len(text) == 2 and set(text) <= set('01'):
+        return int(text, 2)
+    return int(text)
+
+
+def parse_ntpq_sync(text):
+    """ntpd's synchronisation from ``ntpq -n -p -c 'rv 0 leap,stratum'`` output (NTPQ_ARGV):
+    {'peer', 'refid', 'stratum', 'offset_ms', 'delay_ms', 'leap', 'peers'}; peer (and its refid, delay and
+    offset, in ms as ntpq prints them) is None while ntpd has selected no system peer; stratum and leap are
+    ntpd's own (None when the rv line is missing); peers counts the associations listed."""
+    peer = None
+    peers = 0
+    variables = {}
+    in_table = False
+    for line in text.splitlines():
+        if line.startswith('====='):
+            in_table = True
+            continue
+        if '=' in line:
+            variables.update((key, value.strip('"')) for key, value in NTPQ_VARIABLE.findall(line))
+            in_table = False
+            continue
+        if not in_table or not line.strip():
+            continue
+        fields = line[1:].split()
+        if len(fields) < 10:
+            continue
+        peers += 1
+        if peer is None and line[:1] in SYSTEM_PEER_TALLIES:
+            peer = fields
+    result = {'peer': None, 'refid': None, 'offset_ms': None, 'delay_ms': None, 'peers': peers,
+              'stratum': int(variables['stratum']) if variables.get('stratum', '').isdigit() else None,
+              'leap': leap_value(variables['leap']) if variables.get('leap') else None}
+    if peer is not None:
+        result.update(peer=peer[0], refid=peer[1], delay_ms=float(peer[7]), offset_ms=float(peer[8]))
+    return result
+
+
+def sync_reached(sync, condition):
+    """Whether ``sync`` (parse_ntpq_sync) is what a wait for ``condition`` (SYNC_CONDITIONS) waits for."""
+    if condition not in SYNC_CONDITIONS:
+        raise ValueError('unknown sync condition %r' % condition)
+    if sync is None or sync['peer'] is None:
+        return False
+    return condition == 'peer' or (sync['leap'] is not None and sync['leap'] != LEAP_UNSYNCHRONISED)
+
+
+def poll_delays(timeout, first=(0.5, 0.5, 1.0, 1.0), every=2.0):
+    """Seconds to sleep before each poll after the first, short at first (ntpd with iburst selects a peer within
+    seconds), then ``every``; they add up to ``timeout`` at most (the last one shortened)."""
+    delays = []
+    total = 0.0
+    index = 0
+    while total < timeout:
+        delay = first[index] if index < len(first) else every
+        delay = min(delay, timeout - total)
+        delays.append(delay)
+        total += delay
+        index += 1
+    return delays
+
+
+def sync_text(sync):
+    """One line for a message: what ntpd follows, or that it follows nothing yet."""
+    if not sync:
+        return 'no answer from ntpq'
+    if sync['peer'] is None:
+        return 'no system peer selected (of %d), leap %s, stratum %s' % (sync['peers'], sync['leap'], sync['stratum'])
+    return 'follows %s: stratum %s, leap %s, offset %s ms, delay %s ms' % (
+        sync['peer'], sync['stratum'], sync['leap'], sync['offset_ms'], sync['delay_ms'])
+
+
+def running_problem(state):
+    """Why a container's State (docker inspect) does not keep ntpd running, or None."""
+    state = state or {}
+    if state.get('Running') and not state.get('Restarting'):
+        return None
+    return 'status %s, exit code %s%s' % (state.get('Status'), state.get('ExitCode'),
+                                          ', ' + state['Error'] if state.get('Error') else '')

@@ -209,6 +209,40 @@ options:
     description: Seconds an image build (apt-get inside the base image), load or save may take (at least 1).
     type: int
     default: 1800
+  wait_sync:
+    description:
+      - With I(state=started) or I(state=restarted), once the container runs, wait until ntpd is synchronised
+        as I(sync_condition) says, at most I(wait_timeout) seconds, and return its state in I(sync). Polls
+        C(ntpq -n -p -c 'rv 0 leap,stratum') inside the container through the Engine API (no docker CLI
+        needed), after 0.5, 0.5, 1 and 1 seconds, then every 2 seconds.
+      - A container that stops or restarts meanwhile fails the task at once (see I(check_running)). A wait
+        that times out fails the task; C(changed) still says what was done before.
+      - Not in check mode.
+    type: bool
+    default: false
+  sync_condition:
+    description:
+      - What I(wait_sync) waits for. C(serving) (the default) that ntpd has selected a system peer and its leap
+        indicator is no longer 3 (unsynchronised), so that the LAN clients it serves get synchronised answers.
+        C(peer) only that ntpd has selected a system peer (C(*) in C(ntpq -p)).
+      - With a small offset ntpd clears leap 3 together with the peer's selection (seconds). After a step (an offset
+        beyond 128 ms) ntpsec measures the clock's frequency for 300 s first, so C(serving) then takes about 5 minutes.
+        An ntpd that does not discipline the clock (C(disable ntp)) never clears leap 3, so use C(peer) there.
+    type: str
+    choices: [serving, peer]
+    default: serving
+  wait_timeout:
+    description: Seconds I(wait_sync) waits at most (at least 1).
+    type: int
+    default: 300
+  check_running:
+    description:
+      - With I(state=started) or I(state=restarted), check (not in check mode) that ntpd keeps running, and fail
+        naming its status and exit code when it does not (dockerd restarts a container whose ntpd exits, for
+        example on a configuration it refuses). After the wait of I(wait_sync), or, without it, 3 seconds after
+        a start or restart done by the task.
+    type: bool
+    default: false
 notes:
   - Supports check mode and diff mode.
   - The drift volume and the images are never removed by this module; earlier builds stay
@@ -263,6 +297,18 @@ EXAMPLES = r'''
     image_archive: /var/lib/fleet-ntpd/ntpd-image.tar
     host_time_services: [ntp.service, chrony.service]
   check_mode: true
+
+- name: Restart after a change, wait until LAN clients get synchronised answers, check that ntpd keeps running
+  fleet.linux.docker_ntpd:
+    build_context: /var/lib/fleet-ntpd/build
+    base_image: debian:bookworm-slim
+    config_file: /etc/fleet-ntpd/ntp.conf
+    config_content: "{{ lookup('ansible.builtin.template', 'ntp.conf.j2') }}"
+    wait_sync: true
+    sync_condition: serving
+    wait_timeout: 600
+    check_running: true
+  register: ntpd
 
 - name: Remove the container (image and drift volume stay)
   fleet.linux.docker_ntpd:
@@ -394,6 +440,19 @@ after:
   description: The container after the task (predicted in check mode; null when absent).
   returned: always
   type: dict
+sync:
+  description:
+    - ntpd's synchronisation at the last poll of I(wait_sync) (also when the wait failed; null when ntpq did not
+      answer). I(peer) (its I(refid), I(delay_ms) and I(offset_ms), as C(ntpq -p) prints them) is null while no
+      system peer is selected; I(stratum) and I(leap) are ntpd's own (leap 3, unsynchronised, is what LAN
+      clients get too); I(peers) counts the associations.
+  returned: when wait_sync ran
+  type: dict
+  sample: {peer: 10.123.0.1, refid: .LOCL., stratum: 2, leap: 0, offset_ms: 0.044, delay_ms: 0.1507, peers: 1}
+waited:
+  description: Seconds I(wait_sync) waited (rounded to 0.1).
+  returned: when wait_sync ran
+  type: float
 '''
 
 import errno
@@ -401,6 +460,7 @@ import os
 import socket
 import stat
 import struct
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
@@ -412,11 +472,16 @@ from ansible_collections.fleet.linux.plugins.module_utils.ntpd_plan import (
     container_spec, current_container, desired_container, differences, foreign_port_holders, image_architecture,
     image_labels, image_matches, image_tag, parse_proc_net, parse_status_mask, parse_systemctl_show, plan, ports_held,
     refuse_ungrantable, resolve_base_image, restart_needed, translate_start_error, unsafe_path_reason, validate,
-    wanted_ports)
+    wanted_ports, NTPQ_ARGV, parse_ntpq_sync, poll_delays, running_problem, sync_reached, sync_text)
 
 # Where the module reads the host (tests point these at fixture trees).
 PROC_ROOT = '/proc'
 DOCKER_PID_FILE = '/var/run/docker.pid'
+# check_running without wait_sync: how long ntpd runs before it is looked at again (it exits within a second
+# on a configuration it refuses, and dockerd then restarts it).
+SETTLE_SECONDS = 3
+# The steps that leave ntpd freshly started.
+STARTING_STEPS = ('start', 'restart')
 
 
 def node_platform():
@@ -646,6 +711,8 @@ class NtpdContainer(object):
         if self.module.check_mode or not steps:
             self.result.update(steps=steps, actions=[action_line(step, self.facts) for step in steps], changed=bool(steps))
             self.result['after'] = self.predicted(steps, desired, current)
+            if not self.module.check_mode:
+                self.settle(started=False)
             return self.finish()
         for step in steps:
             if step in ('write_dockerfile', 'write_config'):
@@ -675,7 +742,57 @@ class NtpdContainer(object):
                 self.client.remove_container(self.name)
             self.did(step)
         self.result['after'] = current_container(self.client.inspect_container(self.name))
+        self.settle(started=bool(set(steps) & set(STARTING_STEPS)))
         return self.finish()
+
+    def settle(self, started):
+        """After the steps, with the container meant to run: wait_sync's wait for ntpd, then check_running's look
+        (3 s after a start of this task when there was no wait). Either fails the task, changed as done."""
+        params = self.params
+        if params['state'] not in ('started', 'restarted') or not (params['wait_sync'] or params['check_running']):
+            return
+        if params['wait_sync']:
+            self.wait_sync()
+        elif started:
+            self.sleep(SETTLE_SECONDS)
+        if params['check_running']:
+            inspect = self.client.inspect_container(self.name)
+            problem = running_problem((inspect or {}).get('State')) if inspect else 'no such container'
+            if problem:
+                self.fail('ntpd in %s does not keep running (%s): see docker logs %s' % (self.name, problem, self.name))
+            self.result['after'] = current_container(inspect)
+
+    def wait_sync(self):
+        """Poll ntpq in the container until sync_condition holds; fail at wait_timeout, or at once when the
+        container stops running."""
+        params = self.params
+        started = time.time()
+        sync = None
+        for delay in [0] + poll_delays(params['wait_timeout']):
+            self.sleep(delay)
+            try:
+                rc, out, err = self.client.exec_run(self.name, NTPQ_ARGV, timeout=30)
+            except DockerError as exc:
+                if exc.status == 409:  # not running, or restarting: ntpd exited
+                    inspect = self.client.inspect_container(self.name)
+                    self.fail('ntpd in %s does not keep running (%s): see docker logs %s' % (
+                        self.name, running_problem((inspect or {}).get('State')) if inspect else 'no such container',
+                        self.name), sync=sync, waited=round(time.time() - started, 1))
+                raise
+            sync = parse_ntpq_sync(out) if rc == 0 else None
+            self.result.update(sync=sync, waited=round(time.time() - started, 1))
+            if sync_reached(sync, params['sync_condition']):
+                return
+        self.fail('ntpd in %s is not synchronised (%s) after %d s: %s; see docker logs %s and '
+                  'docker exec %s ntpq -p' % (
+                      self.name, 'a system peer' if params['sync_condition'] == 'peer' else 'a system peer and leap not 3',
+                      params['wait_timeout'], sync_text(sync) if rc == 0 else 'ntpq failed: %s' % (err or out).strip(),
+                      self.name, self.name))
+
+    @staticmethod
+    def sleep(seconds):
+        if seconds > 0:
+            time.sleep(seconds)
 
     def write(self, target):
         """Write a file given as content: its directory created root-only, the file replaced atomically
@@ -813,6 +930,10 @@ def main():
             docker_socket=dict(type='path', default='/var/run/docker.sock'),
             stop_timeout=dict(type='int', default=10),
             build_timeout=dict(type='int', default=1800),
+            wait_sync=dict(type='bool', default=False),
+            sync_condition=dict(type='str', default='serving', choices=['serving', 'peer']),
+            wait_timeout=dict(type='int', default=300),
+            check_running=dict(type='bool', default=False),
         ),
         required_if=[
             ('state', 'started', ['build_context', 'config_file']),

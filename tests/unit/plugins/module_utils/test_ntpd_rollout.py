@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils import ntpd_plan as p
+from ansible_collections.fleet.linux.plugins.filter.ntpd_host_time_actions import FilterModule as HostTimeActions
 from ansible_collections.fleet.linux.plugins.filter.ntpd_image_sources import FilterModule as ImageSources
 from ansible_collections.fleet.linux.plugins.filter.ntpd_rollout_plan import FilterModule as RolloutPlan
 
@@ -134,3 +135,30 @@ def test_a_new_image_recreates_whatever_was_written():
 ])
 def test_an_archive_serves_only_the_image_with_this_build_hash(images, expected):
     assert p.archive_matches(images, 'fleet-linux/ntpd:amd64-0123456789ab', '0123456789abcdef') is expected
+
+
+# -- the one-call change: a node whose read found the host's time services off (filter ntpd_host_time_actions) --
+
+def host_time_actions(check, units=UNITS):
+    return HostTimeActions().filters()['ntpd_host_time_actions'](check, units)
+
+
+def test_a_node_with_chrony_running_still_needs_it_turned_off():
+    check = {'host_time_services': CHRONY, 'host_ntp_synchronization': 'yes'}
+    assert host_time_actions(check) == ['timedatectl set-ntp false', 'systemctl stop chrony.service',
+                                        'systemctl disable chrony.service']
+
+
+def test_a_node_whose_services_are_off_needs_nothing_so_one_call_does_the_change():
+    off = {'chrony.service': dict(CHRONY['chrony.service'], state='stopped', status='disabled'),
+           p.TIMESYNCD: {'name': p.TIMESYNCD, 'state': 'stopped', 'status': 'masked'}}
+    assert host_time_actions({'host_time_services': off, 'host_ntp_synchronization': 'no'}) == []
+
+
+def test_timesyncd_enabled_but_not_running_still_needs_its_mask():
+    assert host_time_actions({'host_time_services': TIMESYNCD, 'host_ntp_synchronization': 'no'}) == [
+        'systemctl mask systemd-timesyncd.service']
+
+
+def test_a_read_without_host_time_services_needs_nothing():
+    assert host_time_actions({}) == [] and host_time_actions(None, None) == []

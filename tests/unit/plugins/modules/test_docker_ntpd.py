@@ -659,3 +659,141 @@ def test_a_recreate_is_no_restart_needed(monkeypatch, host):
     args = dict(host, state='present', config_content='server 10.123.0.1 iburst\n', ntpd_args=['-g', '-n'])
     result = run(monkeypatch, engine, args)
     assert result['steps'] == ['write_config', 'stop', 'remove', 'create', 'start'] and result['restart_needed'] is False
+
+
+# -- the wait for ntpd and the running check in the same call (issue 13: a change costs one module call) --
+
+NTPQ = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'ntpq')
+
+
+def ntpq_polls(name):
+    """The ntpq answers of a capture in tests/fixtures/ntpq/, in order."""
+    with open(os.path.join(NTPQ, name)) as handle:
+        return [part.split('\n', 1)[1] for part in handle.read().split('### t=')[1:]]
+
+
+class SyncEngine(FakeEngine):
+    """FakeEngine whose exec answers ntpq with ``answers`` in turn (the last one again once they run out);
+    a DockerError among them is raised; ``state`` is the container's State from the first exec on."""
+
+    def __init__(self, answers, state=None, **kwargs):
+        FakeEngine.__init__(self, **kwargs)
+        self.answers = list(answers)
+        self.state = state
+
+    def exec_run(self, name, argv, timeout=30):
+        self.record('exec_run', name, tuple(argv))
+        if self.state is not None:
+            self.container['State'] = dict(self.state)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, DockerError):
+            raise answer
+        return 0, answer, ''
+
+    def execs(self):
+        return [call for call in self.calls if call[0] == 'exec_run']
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """time as the module sees it: sleeps advance it instantly; ``clock.slept`` lists them."""
+    class Clock(object):
+        now = 1000.0
+        slept = []
+    clock = Clock()
+
+    def sleep(seconds):
+        clock.slept.append(seconds)
+        clock.now += seconds
+    monkeypatch.setattr(docker_ntpd.time, 'sleep', sleep)
+    monkeypatch.setattr(docker_ntpd.time, 'time', lambda: clock.now)
+    return clock
+
+
+def sync_engine(host, answers, **kwargs):
+    tag, image = built_image(host)
+    return SyncEngine(answers, images={BASE: {'Id': BASE_ID}, tag: image}, container=running_as_declared(host), **kwargs)
+
+
+def test_a_change_restarts_waits_for_the_peer_and_checks_running_in_one_call(monkeypatch, host, clock):
+    """The lab's serve-only ntpd: a peer at 7 s, leap 3 throughout; the wait for 'peer' returns then."""
+    engine = sync_engine(host, ntpq_polls('serve-only.polls.txt'))
+    result = run(monkeypatch, engine, dict(host, config_content='server 10.123.0.1 iburst\n', wait_sync=True,
+                                           sync_condition='peer', wait_timeout=120, check_running=True))
+    assert not result.get('failed'), result
+    assert result['steps'] == ['write_config', 'restart'] and engine.changes() == ['restart_container']
+    assert result['sync'] == {'peer': '10.231.0.2', 'refid': '.LOCL.', 'delay_ms': 0.2112, 'offset_ms': 0.0404,
+                              'peers': 1, 'stratum': 2, 'leap': 3}
+    polls = ntpq_polls('serve-only.polls.txt')
+    first_peer = next(i for i, out in enumerate(polls) if '\n*' in out)
+    assert len(engine.execs()) == first_peer + 1
+    assert engine.execs()[0][2] == ('ntpq', '-n', '-p', '-c', 'rv 0 leap,stratum')
+    assert clock.slept[:4] == [0.5, 0.5, 1.0, 1.0] and result['waited'] == sum(clock.slept)
+    assert engine.calls[-1][0] == 'inspect_container'  # the running check, after the wait
+
+
+def test_serving_waits_for_leap_to_clear(monkeypatch, host, clock):
+    """A peer with leap 3, then leap 0: 'serving' goes on polling until leap is no longer 3."""
+    peer_leap3 = [out for out in ntpq_polls('serve-only.polls.txt') if '\n*' in out][0]
+    peer_leap0 = [out for out in ntpq_polls('discipline-drift.polls.txt') if '\n*' in out][0]
+    engine = sync_engine(host, [peer_leap3, peer_leap3, peer_leap0], state={'Running': True, 'Status': 'running'})
+    result = run(monkeypatch, engine, dict(host, state='restarted', wait_sync=True, check_running=True))
+    assert not result.get('failed'), result
+    assert len(engine.execs()) == 3 and result['sync']['leap'] == 0 and result['sync']['peer'] == '10.231.0.2'
+
+
+def test_a_wait_that_times_out_fails_changed_with_the_last_sync(monkeypatch, host, clock):
+    never = ntpq_polls('serve-only.polls.txt')[-1]  # a peer, leap 3 for ever
+    engine = sync_engine(host, [never])
+    result = run(monkeypatch, engine, dict(host, config_content='server 192.0.2.1 iburst\n', wait_sync=True,
+                                           sync_condition='serving', wait_timeout=5, check_running=True))
+    assert result['failed'] and result['changed'] is True and result['steps'] == ['write_config', 'restart']
+    assert 'ntpd in ntpd is not synchronised (a system peer and leap not 3) after 5 s' in result['msg']
+    assert 'follows 10.231.0.2: stratum 2, leap 3' in result['msg']
+    assert result['sync']['leap'] == 3 and sum(clock.slept) == 5
+    assert engine.changes() == ['restart_container']
+
+
+def test_an_ntpd_that_exits_fails_the_wait_at_once(monkeypatch, host, clock):
+    engine = sync_engine(host, [error('Container abc is restarting, wait until the container is running', 409)],
+                         state={'Running': True, 'Restarting': True, 'Status': 'restarting', 'ExitCode': 1})
+    result = run(monkeypatch, engine, dict(host, state='restarted', wait_sync=True, wait_timeout=300))
+    assert result['failed'] and result['changed'] is True
+    assert result['msg'] == 'ntpd in ntpd does not keep running (status restarting, exit code 1): see docker logs ntpd'
+    assert len(engine.execs()) == 1 and clock.slept == []
+
+
+def test_check_running_without_a_wait_looks_three_seconds_after_the_start(monkeypatch, host, clock):
+    engine = sync_engine(host, ['unused'])
+
+    def restart_then_exit(name, timeout):
+        engine.record('restart_container', name)
+        engine.container['State'] = {'Running': False, 'Status': 'exited', 'ExitCode': 255}
+    engine.restart_container = restart_then_exit
+    result = run(monkeypatch, engine, dict(host, state='restarted', check_running=True))
+    assert result['failed'] and result['changed'] is True and result['steps'] == ['restart']
+    assert result['msg'] == 'ntpd in ntpd does not keep running (status exited, exit code 255): see docker logs ntpd'
+    assert clock.slept == [3] and engine.execs() == []
+
+
+def test_check_running_on_a_no_op_looks_without_waiting(monkeypatch, host, clock):
+    engine = sync_engine(host, ['unused'])
+    result = run(monkeypatch, engine, dict(host, check_running=True))
+    assert not result.get('failed'), result
+    assert (result['changed'], clock.slept, engine.execs(), engine.changes()) == (False, [], [], [])
+
+
+def test_check_mode_neither_waits_nor_execs(monkeypatch, host, clock):
+    engine = sync_engine(host, ['unused'])
+    result = run(monkeypatch, engine, dict(host, config_content='server 10.123.0.1 iburst\n', wait_sync=True,
+                                           check_running=True), check_mode=True)
+    assert not result.get('failed'), result
+    assert result['steps'] == ['write_config', 'restart'] and 'sync' not in result
+    assert (clock.slept, engine.execs(), engine.changes()) == ([], [], [])
+
+
+def test_no_wait_for_a_container_meant_to_be_stopped(monkeypatch, host, clock):
+    engine = sync_engine(host, ['unused'])
+    result = run(monkeypatch, engine, dict(host, state='stopped', wait_sync=True, check_running=True))
+    assert not result.get('failed'), result
+    assert result['steps'] == ['stop'] and engine.execs() == [] and clock.slept == []
