@@ -281,6 +281,13 @@ def remaining(shape, sync):
         return max(0, size - done), left
     return min(size, size * left // walk), left
 
+
+def format_bound(seconds):
+    """A duration as an upper bound reads it: 'up to ' + format_bound(s) -> 'up to 4 h 10 min', 'up to a minute'."""
+    text = format_duration(seconds)
+    return 'a minute' if text == 'under a minute' else text[len('about '):]
+
+
 def describe(name, estimate):
     """One estimate as the plan shows it: 'md1: grow to 4 devices rewrites 1.8 TiB, about 4 h at 120 MiB/s'."""
     kind, moved, walk = estimate['kind'], estimate['bytes'], estimate['walk']
@@ -308,9 +315,7 @@ def describe(name, estimate):
     if slowest is None:
         text += ' (no end while other I/O holds md to its minimum of 0 KiB/s)'
     elif format_duration(slowest) != format_duration(estimate['seconds']):
-        text += ' (up to %s while other I/O holds md to %s)' % (format_duration(slowest)[len('about '):]
-                                                                   if slowest >= 60 else 'a minute',
-                                                                   format_speed(estimate['slowest_speed']))
+        text += ' (up to %s while other I/O holds md to %s)' % (format_bound(slowest), format_speed(estimate['slowest_speed']))
     return text
 
 

@@ -18,7 +18,7 @@ import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
 from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import (
-    DEFAULT_DISK_SPEED_KIB, describe, estimate_steps, format_duration, total)
+    DEFAULT_DISK_SPEED_KIB, describe, estimate_steps, format_bound, format_duration, total)
 from ansible_collections.fleet.linux.plugins.module_utils.swap import check_room_for_swapoff
 
 MIB = 1048576
@@ -166,7 +166,7 @@ def array_estimate(array, limits, disk_speed):
     lines = [describe(name, step) for step in steps]
     if len([step for step in steps if step['walk']]) > 1 and seconds is not None:
         lines.append('%s: %s in all%s' % (name, format_duration(seconds), '' if slowest is None or slowest == seconds
-                                          else ' (up to %s)' % format_duration(slowest)[len('about '):]))
+                                          else ' (up to %s)' % format_bound(slowest)))
     return dict(device=array['device'], steps=steps, seconds=seconds, slowest_seconds=slowest, lines=lines)
 
 
