@@ -139,7 +139,7 @@ def test_an_archive_serves_only_the_image_with_this_build_hash(images, expected)
 
 # -- the one-call change: a node whose read found the host's time services off (filter ntpd_host_time_actions) --
 
-def host_time_actions(check, units=UNITS):
+def host_time_actions(check, units=tuple(UNITS)):
     return HostTimeActions().filters()['ntpd_host_time_actions'](check, units)
 
 
