@@ -160,10 +160,12 @@ class JobApply(object):
         return zip(self.params['arrays'], plans)
 
     def planned(self):
-        """The plan's steps as check mode returns them, each 'DEVICE: step' (the initramfs step last)."""
+        """The plan's steps as check mode returns them, each 'DEVICE: step' (the initramfs step last; the summary's
+        estimate lines are not steps)."""
         self.array_plans()
+        estimates = set(line for estimate in self.plan.get('estimates') or [] for line in estimate.get('lines') or [])
         return ['%s: %s' % (where, step) for entry in self.plan.get('summary') or [] for where, steps in sorted(entry.items())
-                for step in steps if step != 'nothing to do']
+                for step in steps if step != 'nothing to do' and step not in estimates]
 
     def run(self):
         plans = list(self.array_plans())

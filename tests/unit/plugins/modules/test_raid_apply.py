@@ -104,10 +104,13 @@ def test_owed_steps_are_remembered_as_root_files(host, monkeypatch):
 
 def test_check_mode_returns_the_plan_and_reads_and_runs_nothing(host, monkeypatch):
     (host['state'] / 'md1.grub-install').write_text(u'{}\n')
-    summary = [{'/dev/md0': ['nothing to do']}, {'/dev/md1': ['mdadm --grow /dev/md1 --level=0', 'grub-install on /dev/vda']},
+    estimate = 'md1: convert to raid0 moves no data (a takeover)'
+    summary = [{'/dev/md0': ['nothing to do']},
+               {'/dev/md1': ['mdadm --grow /dev/md1 --level=0', 'grub-install on /dev/vda', estimate]},
                {'initramfs': ['update-initramfs -u -k all']}]
     result = run(host, monkeypatch, check_mode=True, arrays=[array('/dev/md0'), array('/dev/md1', reshape=True)],
-                 grub_install=['/dev/vda'], forget=['md1.grub-install'], summary=summary, changes=True)
+                 grub_install=['/dev/vda'], forget=['md1.grub-install'], summary=summary, changes=True,
+                 estimates=[{'device': '/dev/md1', 'lines': [estimate]}])
     assert result['changed'] is True
     assert result['actions'] == ['/dev/md1: mdadm --grow /dev/md1 --level=0', '/dev/md1: grub-install on /dev/vda',
                                  'initramfs: update-initramfs -u -k all']
