@@ -55,11 +55,15 @@ options:
     default: 60
 attributes:
   check_mode:
+    description: Can run in check mode.
     support: none
     details: In check mode there is no job to wait for; the task is skipped.
   diff_mode:
+    description: Returns details of what changed in diff mode.
     support: none
   platform:
+    description: The targets it can follow a job on.
+    support: full
     platforms: posix
 notes:
   - The async directory is the shell's C(async_dir) (C(~/.ansible_async) of the become user by default), as for
