@@ -148,4 +148,6 @@ def test_last_resort_timer_named_after_the_kernel_name(host):
 
 
 def test_no_boot_step_left_owed(host):
-    assert host.run('ls -A /var/lib/fleet-raid-reshape').stdout == ''
+    """Only the job lock and the progress file stay in the state directory, and the last job says it finished."""
+    assert host.run('ls -A /var/lib/fleet-raid-reshape').stdout.split() == ['job.lock', 'progress']
+    assert ' finished: ' in host.check_output('cat /var/lib/fleet-raid-reshape/progress')
