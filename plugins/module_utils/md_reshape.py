@@ -23,7 +23,7 @@ from ansible_collections.fleet.linux.plugins.module_utils.md import (
     uuid_hex)
 from ansible_collections.fleet.linux.plugins.module_utils.md_plan import (
     blocking_condition, plan, reshape_heading_to_target, resume_step)
-from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs, progress_line
 
 # Filesystems a power loss empties: a backup file there is gone when mdadm needs it.
 VOLATILE_FILESYSTEMS = ('tmpfs', 'ramfs')
@@ -83,7 +83,8 @@ class MdArray(object):
         """Poll sysfs until no reshape, resync or recovery runs; Timeout when the deadline passed.
 
         The first polls come quickly (a small array is done in a moment), then every ``poll_interval``.
-        ``report``, if given, is called with md's counters of the array (md_progress) at each poll while busy.
+        ``report``, if given, is called with md's counters of the array (md_progress) at each poll while busy;
+        ``progress`` gets a sample (action, percent, time and md_progress's line: speed and time left) at each change.
         """
         pause = FIRST_POLL_SECONDS
         while True:
@@ -96,13 +97,14 @@ class MdArray(object):
             percent = None
             if len(completed) == 2 and completed[1].strip().isdigit() and int(completed[1]) > 0:
                 percent = round(100.0 * int(completed[0]) / int(completed[1]), 1)
+            speeds = os.path.join(self.blockdevs.sys_root, 'block', self.name, 'md')
+            counters = counters_from_sysfs(self.name, dict(sysfs, sync_speed=read_text(os.path.join(speeds, 'sync_speed')),
+                                                           sync_speed_max=read_text(os.path.join(speeds, 'sync_speed_max'))))
             if report:
-                speeds = os.path.join(self.blockdevs.sys_root, 'block', self.name, 'md')
-                report(counters_from_sysfs(self.name, dict(sysfs, sync_speed=read_text(os.path.join(speeds, 'sync_speed')),
-                                                           sync_speed_max=read_text(os.path.join(speeds, 'sync_speed_max')))))
+                report(counters)
             if not progress or progress[-1]['action'] != action or progress[-1]['percent'] != percent:
                 progress.append({'action': 'reshape' if reshaping and action == 'idle' else action,
-                                 'percent': percent, 'time': int(time.time())})
+                                 'percent': percent, 'time': int(time.time()), 'line': progress_line(counters)})
             if time.time() >= deadline:
                 raise Timeout('%s is still busy (%s); it goes on in the kernel (cat /proc/mdstat). '
                               'Run again to wait for it, or give a longer timeout.' % (self.path, progress[-1]['action']))

@@ -179,7 +179,9 @@ reshape_interrupted:
   returned: always
   type: bool
 progress:
-  description: Progress samples read while waiting (action, percent done).
+  description:
+    - Progress samples read while waiting - C(action), C(percent) done, C(time) (seconds since the epoch) and C(line), what
+      md showed as a person reads it (percent, size, speed and time left), as M(fleet.linux.raid_wait) prints it.
   returned: when the module waited
   type: list
   elements: dict

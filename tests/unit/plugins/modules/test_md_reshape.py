@@ -402,3 +402,27 @@ def test_check_mode_config_line_is_the_line_of_the_planned_final_state(boot_lab,
     final_line = [line for line in text(MD, '17-raid10-4-clean', 'mdadm_detail_scan').splitlines() if '/dev/md1 ' in line][0]
     assert result['config_line'] == final_line
     assert not (tmp_path / 'mdadm.conf').exists()
+
+
+def test_waiting_records_what_md_showed_with_speed_and_time_left(tmp_path, monkeypatch):
+    """The samples of a wait (the module's progress, raid_apply's progress file) from md's counters as the lab
+    showed them mid-reshape (tests/fixtures/md_progress/reshape-md0-b.txt), until md is idle."""
+    md = tmp_path / 'block' / 'md0' / 'md'
+    md.mkdir(parents=True)
+    for name, value in (('sync_action', 'reshape'), ('array_state', 'clean'), ('sync_speed', '368'),
+                        ('sync_speed_max', '200000 (system)'), ('reshape_position', '102400'),
+                        ('sync_completed', '25600 / 126976')):
+        (md / name).write_text(u'%s\n' % value)
+
+    def md_ends(_seconds):
+        for name, value in (('sync_action', 'idle'), ('sync_completed', 'none'), ('reshape_position', 'none'),
+                            ('sync_speed', 'none')):
+            (md / name).write_text(u'%s\n' % value)
+    monkeypatch.setattr(md_reshape_backend.time, 'sleep', md_ends)
+    reported = []
+    array = md_reshape_backend.MdArray(None, type('Devices', (), dict(sys_root=str(tmp_path)))(), 'md0')
+    progress = []
+    array.wait_idle(md_reshape_backend.time.time() + 60, 5, progress, reported.append)
+    assert [(p['action'], p['percent'], p['line']) for p in progress] == [
+        ('reshape', 20.2, 'md0: reshape 20.2% (12 MiB of 62 MiB) at 368 KiB/s, about 2 min left')]
+    assert [r['done'] for r in reported] == [25600]
