@@ -144,4 +144,5 @@ test-all:
 	@$(STAGE) arm-images nice -n 19 lab/arm-images/prove
 	@$(MAKE) --no-print-directory test-trixie
 	@$(STAGE) prove-arm64-clock $(MAKE) --no-print-directory prove-arm64-clock
+	@$(STAGE) prove-progress lab/microserver/prove-progress
 	@echo "make test-all: all stages passed"
