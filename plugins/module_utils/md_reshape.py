@@ -87,24 +87,18 @@ class MdArray(object):
         ``progress`` gets a sample (action, percent, time and md_progress's line: speed and time left) at each change.
         """
         pause = FIRST_POLL_SECONDS
+        speeds = os.path.join(self.blockdevs.sys_root, 'block', self.name, 'md')
         while True:
-            sysfs = self.sysfs()
-            action = sysfs.get('sync_action') or 'idle'
-            reshaping = (sysfs.get('reshape_position') or 'none') != 'none'
-            if action == 'idle' and not reshaping:
-                return
-            completed = (sysfs.get('sync_completed') or '').split('/')
-            percent = None
-            if len(completed) == 2 and completed[1].strip().isdigit() and int(completed[1]) > 0:
-                percent = round(100.0 * int(completed[0]) / int(completed[1]), 1)
-            speeds = os.path.join(self.blockdevs.sys_root, 'block', self.name, 'md')
-            counters = counters_from_sysfs(self.name, dict(sysfs, sync_speed=read_text(os.path.join(speeds, 'sync_speed')),
+            counters = counters_from_sysfs(self.name, dict(self.sysfs(), sync_speed=read_text(os.path.join(speeds, 'sync_speed')),
                                                            sync_speed_max=read_text(os.path.join(speeds, 'sync_speed_max'))))
+            if counters['action'] == 'idle':
+                return
             if report:
                 report(counters)
-            if not progress or progress[-1]['action'] != action or progress[-1]['percent'] != percent:
-                progress.append({'action': 'reshape' if reshaping and action == 'idle' else action,
-                                 'percent': percent, 'time': int(time.time()), 'line': progress_line(counters)})
+            percent = round(100.0 * counters['done'] / counters['total'], 1) if counters['done'] is not None else None
+            if not progress or progress[-1]['action'] != counters['action'] or progress[-1]['percent'] != percent:
+                progress.append({'action': counters['action'], 'percent': percent, 'time': int(time.time()),
+                                 'line': progress_line(counters)})
             if time.time() >= deadline:
                 raise Timeout('%s is still busy (%s); it goes on in the kernel (cat /proc/mdstat). '
                               'Run again to wait for it, or give a longer timeout.' % (self.path, progress[-1]['action']))
