@@ -13,10 +13,17 @@ STAGE := $(CURDIR)/scripts/stage
 # make test runs its stages in two lanes side by side, balanced by their times (the machine is
 # CPU-bound: a lane waiting on apt, dockerd or SSH lends its core to the other lane's TCG guest).
 # The lab images are built (or found in FLEET_CACHE) in the lanes, beside the static checks.
-TEST_LANE_1 ?= lab-microserver molecule-md molecule-fs_swap molecule-raid
-TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler molecule-hostile
+# The microserver scenarios run on the current stable release, Debian 13 trixie (their default), and
+# Debian 12 bookworm at smoke depth: the hostile battery (molecule-NAME-bookworm runs NAME on bookworm).
+TEST_LANE_1 ?= lab-microserver-trixie molecule-md molecule-fs_swap molecule-raid
+TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler \
+  lab-microserver molecule-hostile-bookworm
+# make test-releases: each microserver scenario on the release make test leaves it out on (Debian 12's md,
+# fs_swap, raid and io_scheduler; Debian 13's hostile battery), in two lanes; make test-all runs it.
+RELEASES_LANE_1 ?= lab-microserver molecule-md-bookworm molecule-raid-bookworm
+RELEASES_LANE_2 ?= lab-microserver lab-microserver-trixie molecule-fs_swap-bookworm molecule-io_scheduler-bookworm molecule-hostile
 # Every molecule scenario (each one alone: make molecule-NAME, or make molecule SCENARIOS='a b').
-SCENARIOS ?= $(patsubst molecule-%,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2)))
+SCENARIOS ?= $(patsubst molecule-%,%,$(patsubst %-bookworm,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2))))
 # The Debian releases whose python3 make units-matrix runs the unit tests on (3.9, 3.11, 3.13).
 PYTHON_RELEASES ?= bullseye bookworm trixie
 # Two TCG guests at once boot slower: give SSH up to 10 minutes.
@@ -31,12 +38,13 @@ export PY_COLORS := 0
 export LC_ALL := C.UTF-8
 
 .PHONY: help setup setup-host deps venv collection dockerd lab lab-microserver lab-pinode demo test lint sanity units units-matrix build molecule clean
-.PHONY: lab-microserver-trixie test-trixie
+.PHONY: lab-microserver-trixie test-releases
 
 help:
 	@echo "make demo    run the microserver RAID job against the lab guest"
-	@echo "make test    run every test (lint, sanity, units, build, molecule)"
-	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='md'] | lab | clean"
+	@echo "make test    run every test (lint, sanity, units, build, molecule) on the current stable release"
+	@echo "make test-all    make test, then the other platforms (README Tests)"
+	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='md'] | molecule-NAME[-bookworm] | test-releases | lab | clean"
 
 setup: setup-host
 	@$(STAGE) lab-images $(MAKE) --no-print-directory lab
@@ -67,10 +75,11 @@ dockerd:
 lab:
 	@lab/build-images
 
+# The lab microserver images: Debian 12 bookworm (lab/microserver/build's default: make demo's guest) and
+# Debian 13 trixie (the molecule scenarios' default), from the same scripts.
 lab-microserver:
-	@lab/microserver/build >/dev/null
+	@MICROSERVER_RELEASE=bookworm lab/microserver/build >/dev/null
 
-# The Debian 13 (trixie) lab microserver: same scripts, MICROSERVER_RELEASE=trixie (bookworm's stays the default).
 lab-microserver-trixie:
 	@MICROSERVER_RELEASE=trixie lab/microserver/build >/dev/null
 
@@ -112,10 +121,13 @@ molecule: collection
 molecule-%: collection
 	molecule test -s $*
 
-# md and raid against a Debian 13 guest (molecule/md_trixie, molecule/raid_trixie reuse md's and raid's
-# playbooks and tests); each alone: make lab-microserver-trixie molecule-md_trixie. Not in make test's lanes.
-test-trixie: lab-microserver-trixie
-	@$(MAKE) --no-print-directory molecule SCENARIOS='md_trixie raid_trixie'
+# A microserver scenario on Debian 12 (the scenarios' platform release is ${MICROSERVER_RELEASE:-trixie}).
+molecule-%-bookworm: collection
+	MICROSERVER_RELEASE=bookworm molecule test -s $*
+
+test-releases: setup-host
+	@scripts/lanes $(BUILD)/logs releases1 "$(RELEASES_LANE_1)" releases2 "$(RELEASES_LANE_2)"
+	@echo "make test-releases: all stages passed"
 
 clean:
 	rm -rf $(BUILD) tests/output
@@ -130,9 +142,10 @@ prove-arm64-clock: collection lab-arm64-node
 	@nice -n 19 lab/arm64-node/prove-clock
 
 # Everything, one platform after the other (README "Tests" says what each covers and how long it took):
-# make test (Debian 12 amd64, what CI runs), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove
-# (Debian 12 armel and armhf images under qemu-user), make test-trixie (Debian 13 amd64), make prove-arm64-clock
-# (Debian 13 arm64 guest). The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in
+# make test (what CI runs: the microserver on Debian 13 and Debian 12's hostile battery, the Pi nodes on
+# Debian 12), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
+# images under qemu-user), make test-releases (the microserver scenarios make test leaves out on a release),
+# make prove-arm64-clock (Debian 13 arm64 guest). The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in
 # make setup): checked before make test starts.
 .PHONY: test-all
 test-all:
@@ -142,7 +155,7 @@ test-all:
 	@$(MAKE) --no-print-directory test
 	@$(STAGE) units-matrix $(MAKE) --no-print-directory units-matrix
 	@$(STAGE) arm-images nice -n 19 lab/arm-images/prove
-	@$(MAKE) --no-print-directory test-trixie
+	@$(STAGE) test-releases $(MAKE) --no-print-directory test-releases
 	@$(STAGE) prove-arm64-clock $(MAKE) --no-print-directory prove-arm64-clock
 	@$(STAGE) prove-progress lab/microserver/prove-progress
 	@echo "make test-all: all stages passed"

@@ -7,10 +7,12 @@
       Fast, no guest (tests/build/run runs it):
       - every proof the table cites exists and really runs where its cells say: a molecule scenario's
         platforms are read from its molecule.yml (a lab microserver: its `release`, by default
-        lab/microserver/build's; a Pi node: lab/pinode/base.conf's SUITE; both amd64), any other proof
-        declares `runs_on` and the lines of its scripts that show it (`evidence`);
-      - every proof is run by its `run_by` command (a scenario in make test's lanes or in that target's
-        recipe), and `make test-all` runs each of those commands;
+        lab/microserver/build's; a Pi node: lab/pinode/base.conf's SUITE; both amd64); molecule/NAME@RELEASE
+        is NAME run by make molecule-NAME-RELEASE, on a platform whose release is
+        ${MICROSERVER_RELEASE:-...}; any other proof declares `runs_on` and the lines of its scripts that
+        show it (`evidence`);
+      - every proof is run by its `run_by` command (a scenario's make target in make test's lanes or in that
+        target's recipe, its variables expanded), and `make test-all` runs each of those commands;
       - each role's galaxy_info.platforms lists only Debian releases where a cell of its feature is proven;
       - README.md's support table (between the support-table markers) is what the table makes.
   python tests/build/support_table.py write
@@ -49,8 +51,14 @@ def read(path):
 
 
 def makefile_variable(makefile, name):
-    match = re.search(r'^%s \?= (.*)$' % re.escape(name), makefile, re.M)
-    return match.group(1).split() if match else []
+    match = re.search(r'^%s \?= ((?:[^\n]*\\\n)*[^\n]*)$' % re.escape(name), makefile, re.M)
+    return match.group(1).replace('\\\n', ' ').split() if match else []
+
+
+def recipe_words(makefile, recipe):
+    """The words of a recipe, each $(VARIABLE) of the Makefile replaced by its value."""
+    recipe = re.sub(r'\$\((\w+)\)', lambda match: ' '.join(makefile_variable(makefile, match.group(1))), recipe)
+    return set(re.split(r'[\s\'";]+', recipe))
 
 
 def makefile_target(makefile, target):
@@ -59,8 +67,9 @@ def makefile_target(makefile, target):
     return None if match is None else match.group(1) + '\n' + match.group(2)
 
 
-def scenario_platforms(name):
-    """The release/architecture pairs molecule scenario NAME runs on, read from its molecule.yml."""
+def scenario_platforms(name, release=None):
+    """The release/architecture pairs molecule scenario NAME runs on, read from its molecule.yml; with
+    RELEASE, where it runs when MICROSERVER_RELEASE is RELEASE (unknown/unknown if it cannot)."""
     config = load_yaml(os.path.join('molecule', name, 'molecule.yml'))
     create = ((config.get('provisioner') or {}).get('playbooks') or {}).get('create')
     default_release = re.search(r'^SUITE=\$\{MICROSERVER_RELEASE:-(\w+)\}$', read('lab/microserver/build'), re.M)
@@ -68,7 +77,12 @@ def scenario_platforms(name):
     places = set()
     for platform in config.get('platforms') or []:
         if create == MICROSERVER_CREATE:
-            places.add('%s/amd64' % platform.get('release', default_release and default_release.group(1)))
+            declared = str(platform.get('release', default_release and default_release.group(1)))
+            chosen = re.match(r'^\$\{MICROSERVER_RELEASE:-(\w+)\}$', declared)
+            if release:
+                places.add('%s/amd64' % release if chosen else 'unknown/unknown')
+            else:
+                places.add('%s/amd64' % (chosen.group(1) if chosen else declared))
         elif str(platform.get('image', '')).startswith(PINODE_IMAGE):
             places.add('%s/amd64' % (pinode_release and pinode_release.group(1)))
         else:
@@ -92,20 +106,21 @@ def check_proofs(data, makefile, problems):
         elif target != 'test-all' and not re.search(r'(^|\s)%s(\s|$)' % re.escape(target), test_all, re.M):
             problems.append('%s: make test-all does not run %r' % (proof, run_by))
         if proof.startswith('molecule/'):
-            name = proof[len('molecule/'):]
+            name, _, release = proof[len('molecule/'):].partition('@')
             if not os.path.isfile(os.path.join('molecule', name, 'molecule.yml')):
                 problems.append('%s: no molecule/%s/molecule.yml' % (proof, name))
                 continue
+            stage = 'molecule-%s' % name + ('-%s' % release if release else '')
             if target == 'test':
-                runs = 'molecule-%s' % name in lanes
+                runs = stage in lanes
             else:
-                recipe = makefile_target(makefile, target or '') or ''
-                runs = re.search(r'(^|[\s\'"-])%s(\s|[\'"]|$)' % re.escape(name), recipe, re.M) is not None
+                runs = stage in recipe_words(makefile, makefile_target(makefile, target or '') or '')
             if not runs:
-                problems.append('%s: %s does not run it' % (proof, run_by))
-            places[proof] = scenario_platforms(name)
+                problems.append('%s: %s does not run %s' % (proof, run_by, stage))
+            places[proof] = scenario_platforms(name, release)
             if 'unknown/unknown' in places[proof]:
-                problems.append('%s: a platform neither a lab microserver nor a Pi node (add how to tell where it runs)' % proof)
+                problems.append('%s: a platform neither a lab microserver nor a Pi node, or whose release cannot be chosen'
+                                ' (add how to tell where it runs)' % proof)
             continue
         if proof.startswith('make '):
             if makefile_target(makefile, proof[len('make '):]) is None:

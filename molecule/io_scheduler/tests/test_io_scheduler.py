@@ -62,21 +62,29 @@ def test_rules_file(host):
 
 
 def test_scheduler_modules_listed_for_modules_load(host):
-    # A module name modprobe does not know (kyber instead of kyber-iosched) fails the unit at boot.
-    assert host.file(MODULES_LOAD_FILE).content_string.splitlines()[-2:] == ['bfq', 'kyber-iosched']
+    # The schedulers converge set, in the order of their selections, that this kernel builds as modules
+    # (mq-deadline is built in on Debian 12's kernel, a module on Debian 13's). A module name modprobe
+    # does not know (kyber instead of kyber-iosched) fails the unit at boot.
+    builtin = host.file('/lib/modules/%s/modules.builtin' % host.check_output('uname -r')).content_string.split()
+    wanted = [name for name in ('bfq', 'kyber-iosched', 'mq-deadline') if 'kernel/block/%s.ko' % name not in builtin]
+    assert 'kyber-iosched' in wanted
+    listed = [line for line in host.file(MODULES_LOAD_FILE).content_string.splitlines() if not line.startswith('#')]
+    assert listed == wanted
     unit = host.check_output('systemctl show -p ActiveState -p Result systemd-modules-load.service')
     assert sorted(unit.splitlines()) == ['ActiveState=active', 'Result=success']
     modules = host.check_output("lsmod | awk '{print $1}'").split()
-    assert 'bfq' in modules and 'kyber_iosched' in modules
+    assert all(name.replace('-', '_') in modules for name in wanted)
 
 
 REFUSALS = {
     'no-such-device': 'device vdz does not exist: /sys/block lists sda, vda, vdb, vdc, vdd.',
     'partition': 'vdd1 is a partition: the I/O scheduler belongs to its whole disk (vdd).',
+    # {vdb}: what the device offered then, read from the state recorded before the refusals (Debian 12's
+    # kernel offers none and the built-in mq-deadline, Debian 13's none alone).
     'unknown-scheduler': 'vdb does not offer the I/O scheduler cfq and this kernel has no module cfq-iosched '
-                         'to load. The kernel offers: none, mq-deadline.',
+                         'to load. The kernel offers: {vdb}.',
     'module-not-loaded': 'vdc does not offer the I/O scheduler kyber and load_module is false: set it to true, '
-                         'or run "modprobe kyber-iosched" first. The kernel offers: none, mq-deadline.',
+                         'or run "modprobe kyber-iosched" first. The kernel offers: {vdc}.',
     'bio-based-device': 'md0 has no I/O scheduler (a bio-based device such as md or dm)',
     'bad-pattern': "device 'vdb|vdc' is not a kernel device name or glob",
     'foreign-rules-file': '/etc/udev/rules.d/61-foreign.rules exists and was not written by io_scheduler',
@@ -93,7 +101,12 @@ def test_refusal_changes_nothing(host, case):
     attempt = attempts[case]
     assert attempt['failed'] is True
     assert attempt['changed'] is False
-    assert REFUSALS[case] in attempt['msg']
+    offered = {}
+    for line in attempt['before'].splitlines():
+        if line.startswith('/sys/block/') and ':' in line:
+            path, schedulers = line.split(':', 1)
+            offered[path.split('/')[3]] = ', '.join(name.strip('[]') for name in schedulers.split())
+    assert REFUSALS[case].format(**offered) in attempt['msg']
     assert attempt['before'] == attempt['after']
     # Tried before converge: no scheduler module was loaded, no owned file written.
     assert 'bfq' not in attempt['after'].split() and 'kyber_iosched' not in attempt['after'].split()
