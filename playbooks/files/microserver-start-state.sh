@@ -7,9 +7,15 @@
 #   md0 = RAID0 of vda3+vdb3+vdc3, swap (LABEL=swap) in fstab by UUID;
 #   mdadm.conf lists both arrays, and so does the initramfs on /boot.
 # Records under /root/start-state/: checksums of every file on /boot, fstab, swap UUID/LABEL.
+# --blank-vdd: vdd is left blank, a new fourth disk for the job to partition (raid_reshape_new_disks).
 set -euo pipefail
 [ ! -e /root/start-state ] || { echo "start state already built"; exit 0; }
-for d in vda vdb vdc vdd; do
+disks="vda vdb vdc vdd"
+if [ "${1:-}" = --blank-vdd ]; then
+  disks="vda vdb vdc"
+  wipefs --all --quiet /dev/vdd
+fi
+for d in $disks; do
   sfdisk --quiet --wipe always "/dev/$d" <<'TABLE'
 label: gpt
 size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=bios_grub
