@@ -8,6 +8,8 @@ UPSTREAM = "10.123.0.1"
 CONTAINER = "ntpd"
 BUILD = "/var/lib/fleet-ntpd/build"
 CONFIG = "/etc/fleet-ntpd/ntp.conf"
+# The base image of the Pi nodes' release (molecule.yml: ntpd_container_base_image).
+BASE_IMAGE = "fleet-lab/debian:" + (os.environ.get("PINODE_RELEASE") or "bookworm")
 
 
 def docker_json(host, *args):
@@ -26,7 +28,7 @@ def module(host, ports=None, **args):
     (testinfra's host.ansible cannot tell a failed module from a successful one with
     ansible-core 2.19: its tree output has no "failed" key.)
     """
-    base = {"build_context": BUILD, "config_file": CONFIG, "base_image": "fleet-lab/debian:bookworm",
+    base = {"build_context": BUILD, "config_file": CONFIG, "base_image": BASE_IMAGE,
             "pull_base": False, "capabilities": ["SYS_TIME"], "published_ports": ports or []}
     base.update(args)
     check = ["--check"] if base.pop("_check", False) else []

@@ -1,6 +1,6 @@
 """ntpd_container on the lab Pi nodes: image, container, host time services, sync, LAN service."""
 
-from ntpd_helpers import CONFIG, CONTAINER, UPSTREAM, docker_json
+from ntpd_helpers import BASE_IMAGE, CONFIG, CONTAINER, UPSTREAM, docker_json
 
 CAP_SYS_TIME = 25
 
@@ -8,8 +8,8 @@ CAP_SYS_TIME = 25
 def test_image_built_locally_from_the_lab_base(host, inspect):
     image = docker_json(host, "image", "inspect", inspect["Image"])[0]
     labels = image["Config"]["Labels"]
-    assert labels["fleet.linux.ntpd.base-image"] == "fleet-lab/debian:bookworm"
-    base_id = host.check_output("docker image inspect --format '{{.Id}}' fleet-lab/debian:bookworm")
+    assert labels["fleet.linux.ntpd.base-image"] == BASE_IMAGE
+    base_id = host.check_output("docker image inspect --format '{{.Id}}' %s" % BASE_IMAGE)
     assert labels["fleet.linux.ntpd.base-image-id"] == base_id
     assert image["RepoDigests"] == []  # built here, never pulled
     assert [t for t in image["RepoTags"] if t.startswith("fleet-linux/ntpd:amd64-")]

@@ -1,6 +1,11 @@
 """The lab Pi node is a working, unprivileged systemd host with its own dockerd and user namespaces."""
 
+import os
+
 CAP_SYS_RESOURCE = 24
+# The release the node was built for (lab/pinode/build, molecule.yml's image tag) and its version.
+RELEASE = os.environ.get("PINODE_RELEASE") or "bookworm"
+DEBIAN_VERSION = {"bookworm": "12.", "trixie": "13."}[RELEASE]
 
 
 def test_systemd_is_running(host):
@@ -32,9 +37,9 @@ def test_dockerd_answers_with_overlay2_and_systemd_cgroups(host):
 
 
 def test_inner_dockerd_runs_the_loaded_base_image(host):
-    run = host.run("docker run --rm fleet-lab/debian:bookworm cat /etc/debian_version")
+    run = host.run("docker run --rm fleet-lab/debian:%s cat /etc/debian_version" % RELEASE)
     assert run.rc == 0, run.stderr
-    assert run.stdout.startswith("12.")
+    assert run.stdout.startswith(DEBIAN_VERSION)
 
 
 def test_not_privileged_bounding_set_lacks_sys_resource(host):
@@ -62,8 +67,8 @@ def test_host_time_services_absent(host):
         assert not host.package(package).is_installed
 
 
-def test_debian_12(host):
-    assert host.file("/etc/debian_version").content_string.startswith("12.")
+def test_debian_release(host):
+    assert host.file("/etc/debian_version").content_string.startswith(DEBIAN_VERSION)
 
 
 def test_unprivileged_account_maps_its_subordinate_ids(host):
