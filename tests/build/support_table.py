@@ -7,10 +7,11 @@
       Fast, no guest (tests/build/run runs it):
       - every proof the table cites exists and really runs where its cells say: a molecule scenario's
         platforms are read from its molecule.yml (a lab microserver: its `release`, by default
-        lab/microserver/build's; a Pi node: lab/pinode/base.conf's SUITE; both amd64); molecule/NAME@RELEASE
-        is NAME run by make molecule-NAME-RELEASE, on a platform whose release is
-        ${MICROSERVER_RELEASE:-...}; any other proof declares `runs_on` and the lines of its scripts that
-        show it (`evidence`);
+        lab/microserver/build's; a Pi node: its image's tag fleet-lab/pinode:${PINODE_RELEASE:-RELEASE} or
+        fleet-lab/pinode:RELEASE; both amd64); molecule/NAME@RELEASE is NAME run by make
+        molecule-NAME-RELEASE, on a platform whose release is ${MICROSERVER_RELEASE:-...} or an image
+        fleet-lab/pinode:${PINODE_RELEASE:-...}; any other proof declares `runs_on` and the lines of its
+        scripts that show it (`evidence`);
       - every proof is run by its `run_by` command (a scenario's make target in make test's lanes or in that
         target's recipe, its variables expanded), and `make test-all` runs each of those commands;
       - each role's galaxy_info.platforms lists only Debian releases where a cell of its feature is proven;
@@ -73,7 +74,6 @@ def scenario_platforms(name, release=None):
     config = load_yaml(os.path.join('molecule', name, 'molecule.yml'))
     create = ((config.get('provisioner') or {}).get('playbooks') or {}).get('create')
     default_release = re.search(r'^SUITE=\$\{MICROSERVER_RELEASE:-(\w+)\}$', read('lab/microserver/build'), re.M)
-    pinode_release = re.search(r'^SUITE=(\w+)$', read('lab/pinode/base.conf'), re.M)
     places = set()
     for platform in config.get('platforms') or []:
         if create == MICROSERVER_CREATE:
@@ -84,7 +84,13 @@ def scenario_platforms(name, release=None):
             else:
                 places.add('%s/amd64' % (chosen.group(1) if chosen else declared))
         elif str(platform.get('image', '')).startswith(PINODE_IMAGE):
-            places.add('%s/amd64' % (pinode_release and pinode_release.group(1)))
+            # lab/pinode/build's images: fleet-lab/pinode:RELEASE, chosen by PINODE_RELEASE when interpolated.
+            tag = str(platform['image'])[len(PINODE_IMAGE):]
+            chosen = re.match(r'^\$\{PINODE_RELEASE:-(\w+)\}$', tag)
+            if release:
+                places.add('%s/amd64' % release if chosen else 'unknown/unknown')
+            else:
+                places.add('%s/amd64' % (chosen.group(1) if chosen else tag))
         else:
             places.add('unknown/unknown')
     return places
