@@ -107,6 +107,15 @@ def test_address_on_bridge_and_gateway_reachable(host, name):
     assert ping.rc == 0, ping.stdout + ping.stderr
 
 
+def test_bridge_is_ipv4_only(host):
+    """The role's bridge has no IPv6 address, although the node has IPv6 (LXC 6 would add a ULA)."""
+    assert host.file("/proc/net/if_inet6").content_string  # the node has IPv6
+    assert host.run("systemctl is-active lxc-net").stdout.strip() == "active"
+    bridge = json.loads(host.check_output("ip -j addr show dev lxcbr0"))[0]
+    assert [a["local"] for a in bridge["addr_info"] if a["family"] == "inet"] == [GATEWAY]
+    assert [a["local"] for a in bridge["addr_info"] if a["family"] == "inet6" and a["scope"] == "global"] == []
+
+
 def test_autostart_and_lingering(host):
     for name, user in CONTAINERS.items():
         with host.sudo():
