@@ -10,6 +10,7 @@ tests can point them at a captured tree.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 import stat
 
@@ -155,6 +156,43 @@ def blkid_probe_tags(device, rc, out, err):
         raise Refusal('blkid -p %s failed (exit %d: %s), so what it holds cannot be told; check it with '
                       'blkid -p %s and wipefs -n %s, then run again' % (device, rc, (err or out).strip(), device, device))
     return parse_blkid_export(out)
+
+
+def parse_wipefs_json(text):
+    """``wipefs --no-act --json DEVICE`` output as a list of signatures (device, offset, type, uuid, label);
+    finding none, util-linux 2.38 and 2.41 print an empty list (no output at all is taken the same)."""
+    if not text.strip():
+        return []
+    try:
+        signatures = json.loads(text)['signatures']
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Refusal('wipefs --json printed something unexpected (%s): %r' % (exc, text[:200]))
+    return [dict((key, sig.get(key)) for key in ('device', 'offset', 'type', 'uuid', 'label')) for sig in signatures]
+
+
+def probe_tags(blkid, wipefs, device):
+    """The tags of ``blkid -p -o export DEVICE`` (as blkid_probe_tags), run with the CommandRunners given.
+
+    "Nothing found" is not taken on blkid's word: util-linux 2.41 (Debian 13) exits 2, nothing, for a device
+    with several signatures where 2.38 exits 8, ambivalent (tests/fixtures/trixie/blkid). So then wipefs,
+    which lists every signature it knows, must find nothing too; a signature it finds is refused as
+    ambivalent, since blkid cannot tell which of them holds the data.
+    """
+    rc, out, err = blkid.run('-p', '-o', 'export', device, check_rc=False)
+    if rc == BLKID_NOTHING_FOUND:
+        wrc, wout, werr = wipefs.run('--no-act', '--json', device, check_rc=False)
+        if wrc != 0:
+            raise Refusal('blkid -p finds nothing on %s and wipefs -n %s failed (exit %d: %s), so what it holds '
+                          'cannot be told; check it with wipefs -n %s, then run again'
+                          % (device, device, wrc, (werr or wout).strip(), device))
+        signatures = parse_wipefs_json(wout)
+        if signatures:
+            raise Refusal(
+                '%s holds several signatures (%s) that blkid -p does not tell apart, so what it holds cannot be '
+                'told; list them with wipefs -n %s and remove the stale one with wipefs -o OFFSET once you know '
+                'which it is' % (device, ', '.join('%s at %s' % (sig['type'], sig['offset']) for sig in signatures),
+                                 device))
+    return blkid_probe_tags(device, rc, out, err)
 
 
 def device_node(blockdevs, name, given):

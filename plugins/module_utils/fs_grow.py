@@ -9,7 +9,7 @@ __metaclass__ = type
 import os
 import tempfile
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags, device_node
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import device_node, probe_tags
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, command_line, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import (
     Btrfs, explain_failure, filesystem_class, human, plan_grow)
@@ -83,8 +83,7 @@ class FsGrow(object):
         return name, device_node(self.blockdevs, name, params['device']), None
 
     def probe_fstype(self, device):
-        rc, out, err = self.runner('blkid').run('-p', '-o', 'export', device, check_rc=False)
-        return blkid_probe_tags(device, rc, out, err).get('TYPE')
+        return probe_tags(self.runner('blkid'), self.runner('wipefs'), device).get('TYPE')
 
     def mountpoint(self, names):
         """A mountpoint of the filesystem on any of these kernel names (btrfs: any member)."""

@@ -16,7 +16,7 @@ import stat
 import time
 import traceback
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import probe_tags
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, check_regular, read_text, write_atomically
 from ansible_collections.fleet.linux.plugins.module_utils.md import (
     array_line_with_spares, array_state, mdadm_conf_with_array, normalize_level, parse_detail_export, read_md_sysfs,
@@ -161,11 +161,10 @@ def resolve_devices(blockdevs, array_name, paths):
     return ['/dev/%s' % name for name in names]
 
 
-def refuse_data_on(blkid, state, device):
-    """Refuse a device unless blkid clearly finds nothing on it but its partition entry (or this array's own
-    member signature, left by an earlier step)."""
-    rc, out, err = blkid.run('-p', '-o', 'export', device, check_rc=False)
-    tags = blkid_probe_tags(device, rc, out, err)
+def refuse_data_on(blkid, wipefs, state, device):
+    """Refuse a device unless blkid and wipefs clearly find nothing on it but its partition entry (or this
+    array's own member signature, left by an earlier step)."""
+    tags = probe_tags(blkid, wipefs, device)
     found = dict((k, v) for k, v in tags.items() if k != 'DEVNAME' and not k.startswith('PART_ENTRY_'))
     if not found:
         return  # a blank partition: blkid reports only its entry in the partition table
@@ -185,7 +184,7 @@ def refuse_data_on(blkid, state, device):
 def refuse_unsafe_new_devices(module, blockdevs, state, new_devices):
     """Refuse a new device that is in use, holds data or is smaller than the members."""
     member_size = min(blockdevs.size(os.path.basename(m)) for m in state['members']) if state['members'] else 0
-    blkid = CommandRunner(module, 'blkid')
+    blkid, wipefs = CommandRunner(module, 'blkid'), CommandRunner(module, 'wipefs')
     for device in new_devices:
         name = os.path.basename(device)
         users = blockdevs.users(name)
@@ -195,7 +194,7 @@ def refuse_unsafe_new_devices(module, blockdevs, state, new_devices):
         if size < member_size:
             raise Refusal('%s is too small to join %s: %d bytes, its members have %d. Use a device at least as large.'
                           % (device, state['device'], size, member_size))
-        refuse_data_on(blkid, state, device)
+        refuse_data_on(blkid, wipefs, state, device)
 
 
 def refuse_unsafe_backup_file(blockdevs, state, backup_file, devices):

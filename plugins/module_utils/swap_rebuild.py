@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.fleet.linux.plugins.module_utils.blockdev import blkid_probe_tags, device_node
+from ansible_collections.fleet.linux.plugins.module_utils.blockdev import device_node, probe_tags
 from ansible_collections.fleet.linux.plugins.module_utils.common import CommandRunner, Refusal, command_line, read_text
 from ansible_collections.fleet.linux.plugins.module_utils.filesystem import human
 from ansible_collections.fleet.linux.plugins.module_utils.swap import (
@@ -51,8 +51,7 @@ class SwapRebuild(object):
         return parse_swap_header(data, self.page_size)
 
     def read_state(self):
-        rc, out, err = self.runner('blkid').run('-p', '-o', 'export', self.device, check_rc=False)
-        tags = blkid_probe_tags(self.device, rc, out, err)
+        tags = probe_tags(self.runner('blkid'), self.runner('wipefs'), self.device)
         header = self.read_header() if tags.get('TYPE') == 'swap' else None
         swaps = self.blockdevs.swaps()
         # /proc/swaps names the kernel's path of each swap: identified by major:minor like the device

@@ -26,7 +26,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures')
 MD = os.path.join(FIXTURES, 'md')
 SWAP = ['/dev/vda3', '/dev/vdb3', '/dev/vdc3', '/dev/vdd3']
 BOOT = ['/dev/vda2', '/dev/vdb2', '/dev/vdc2', '/dev/vdd2']
-READS = (('mdadm', '--detail', '--export'), ('mdadm', '--detail', '--brief'), ('blkid', '-p', '-o', 'export'))
+READS = (('mdadm', '--detail', '--export'), ('mdadm', '--detail', '--brief'), ('blkid', '-p', '-o', 'export'),
+         ('wipefs', '--no-act', '--json'))
 
 
 def text(*parts):
@@ -46,13 +47,20 @@ def lab_devices():
     return devices
 
 
-def blkid_capture(name):
-    return tuple([int(text(MD, 'blkid', name + '.rc'))] + [text(MD, 'blkid', name + '.' + s) for s in ('stdout', 'stderr')])
+def blkid_capture(name, where=os.path.join(MD, 'blkid')):
+    return tuple([int(text(where, name + '.rc'))] + [text(where, name + '.' + s) for s in ('stdout', 'stderr')])
 
 
+TRIXIE_BLKID = os.path.join(FIXTURES, 'trixie', 'blkid')
 BLANK_PARTITION = (0, text(FIXTURES, 'swap', 'blkid-p-vdd3-empty.txt'), '')  # only its PART_ENTRY_* tags
 NOTHING_FOUND = blkid_capture('nothing-found')
 AMBIVALENT = blkid_capture('ambivalent-xfs-btrfs')
+# wipefs's answers: what blkid -p's "nothing found" (exit 2) is checked with
+NO_SIGNATURE = blkid_capture('nothing-found-wipefs')
+NO_SIGNATURE_TRIXIE = blkid_capture('zeros-wipefs', TRIXIE_BLKID)
+# Debian 13's blkid finds nothing on a partition holding ext4 and a btrfs superblock; wipefs lists both.
+TRIXIE_NOTHING_FOUND = blkid_capture('ext4-btrfs-blkid', TRIXIE_BLKID)
+TRIXIE_TWO_SIGNATURES = blkid_capture('ext4-btrfs-wipefs', TRIXIE_BLKID)
 
 
 class Lab(object):
@@ -117,8 +125,10 @@ class Lab(object):
         self.mountinfo += '240 26 %s / %s rw,relatime shared:130 - %s %s rw\n' % (number, mountpoint, fstype, source)
         self.write_proc()
 
-    def blkid(self, device, answer):
+    def blkid(self, device, answer, wipefs=NO_SIGNATURE):
+        """blkid -p's answer about ``device`` and wipefs's (asked only when blkid finds nothing)."""
         self.commands.table[('blkid', '-p', '-o', 'export', device)] = answer
+        self.commands.table[('wipefs', '--no-act', '--json', device)] = wipefs
 
     def then(self, argv, step, rc=0, err=''):
         """Running ``argv`` succeeds (moving the lab to ``step``) or fails with ``rc``."""
@@ -290,11 +300,29 @@ def test_a_comma_separated_string_is_a_list(swap_lab, monkeypatch):
 
 
 # Point 5 of issue 12: only a clear "nothing found" is blank.
-@pytest.mark.parametrize('answer', [NOTHING_FOUND, BLANK_PARTITION], ids=['exit 2: nothing found', 'exit 0: only the partition entry'])
-def test_a_blank_new_device_is_taken(swap_lab, monkeypatch, answer):
-    swap_lab.blkid('/dev/vdd3', answer)
+@pytest.mark.parametrize('answer, wipefs', [(NOTHING_FOUND, NO_SIGNATURE), (NOTHING_FOUND, NO_SIGNATURE_TRIXIE),
+                                            (BLANK_PARTITION, NO_SIGNATURE)],
+                         ids=['exit 2: nothing found, nor by wipefs', "exit 2, and Debian 13's wipefs finds nothing",
+                              'exit 0: only the partition entry'])
+def test_a_blank_new_device_is_taken(swap_lab, monkeypatch, answer, wipefs):
+    swap_lab.blkid('/dev/vdd3', answer, wipefs)
     result = swap_lab.run(monkeypatch, check_mode=True, device='/dev/md0', level='0', devices=SWAP)
     assert not result.get('failed'), result['msg']
+
+
+# Debian 13: blkid -p exits 2 (nothing found) for a partition with two signatures, where Debian 12's exits 8.
+@pytest.mark.parametrize('wipefs, message', [
+    (TRIXIE_TWO_SIGNATURES, '/dev/vdd3 holds several signatures (ext4 at 0x438, btrfs at 0x10040) that blkid -p does not tell apart'),
+    ((1, '', 'wipefs: error: /dev/vdd3: probing initialization failed: Input/output error\n'),
+     'blkid -p finds nothing on /dev/vdd3 and wipefs -n /dev/vdd3 failed (exit 1: wipefs: error: /dev/vdd3: probing'),
+], ids=['wipefs lists two signatures', 'wipefs fails'])
+def test_nothing_found_by_blkid_but_not_by_wipefs_is_refused(swap_lab, monkeypatch, wipefs, message):
+    swap_lab.blkid('/dev/vdd3', TRIXIE_NOTHING_FOUND, wipefs)
+    result = swap_lab.run(monkeypatch, device='/dev/md0', level='0', devices=SWAP)
+    assert result['failed'] is True and result['changed'] is False
+    assert message in result['msg']
+    assert 'wipefs' in result['msg']
+    assert swap_lab.writes() == []
 
 
 DATA_REFUSALS = [

@@ -150,10 +150,27 @@ def test_other_content_is_refused(guest, blkid, rc, message):
     assert guest.changing_calls() == []
 
 
-def test_nothing_found_by_blkid_is_refused(guest):
+def command_capture(*parts):
+    """A command's captured (rc, stdout, stderr) under tests/fixtures/PARTS."""
+    where = os.path.join(FIXTURES, '..', *parts)
+    return [int(fixture(where + '.rc'))] + [fixture(where + '.' + s) for s in ('stdout', 'stderr')]
+
+
+def test_nothing_found_by_blkid_nor_wipefs_is_refused(guest):
     guest.commands.add(['blkid', '-p', '-o', 'export', guest.node], 2, '', '')
+    guest.commands.add(['wipefs', '--no-act', '--json', guest.node], *command_capture('md', 'blkid', 'nothing-found-wipefs'))
     result = guest.run()
     assert result['failed'] and result['changed'] is False and 'holds no swap signature' in result['msg']
+    assert guest.changing_calls() == []
+
+
+def test_signatures_blkid_does_not_tell_apart_are_refused(guest):
+    """Debian 13's blkid -p finds nothing where two signatures are (tests/fixtures/trixie/blkid): wipefs tells."""
+    guest.commands.add(['blkid', '-p', '-o', 'export', guest.node], *command_capture('trixie', 'blkid', 'ext4-btrfs-blkid'))
+    guest.commands.add(['wipefs', '--no-act', '--json', guest.node], *command_capture('trixie', 'blkid', 'ext4-btrfs-wipefs'))
+    result = guest.run()
+    assert result['failed'] and result['changed'] is False
+    assert 'holds several signatures (ext4 at 0x438, btrfs at 0x10040) that blkid -p does not tell apart' in result['msg']
     assert guest.changing_calls() == []
 
 
