@@ -14,14 +14,14 @@ STAGE := $(CURDIR)/scripts/stage
 # CPU-bound: a lane waiting on apt, dockerd or SSH lends its core to the other lane's TCG guest).
 # The lab images are built (or found in FLEET_CACHE) in the lanes, beside the static checks.
 # The microserver scenarios run on the current stable release, Debian 13 trixie (their default), and
-# Debian 12 bookworm at smoke depth: the hostile battery (molecule-NAME-bookworm runs NAME on bookworm).
+# Debian 12 bookworm at smoke depth: io_scheduler (molecule-NAME-bookworm runs NAME on bookworm).
 TEST_LANE_1 ?= lab-microserver-trixie molecule-md molecule-fs_swap molecule-raid
-TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-io_scheduler \
-  lab-microserver molecule-hostile-bookworm
+TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-hostile \
+  lab-microserver molecule-io_scheduler-bookworm
 # make test-releases: each microserver scenario on the release make test leaves it out on (Debian 12's md,
-# fs_swap, raid and io_scheduler; Debian 13's hostile battery), in two lanes; make test-all runs it.
+# fs_swap, raid and hostile battery; Debian 13's io_scheduler), in two lanes; make test-all runs it.
 RELEASES_LANE_1 ?= lab-microserver molecule-md-bookworm molecule-raid-bookworm
-RELEASES_LANE_2 ?= lab-microserver lab-microserver-trixie molecule-fs_swap-bookworm molecule-io_scheduler-bookworm molecule-hostile
+RELEASES_LANE_2 ?= lab-microserver lab-microserver-trixie molecule-fs_swap-bookworm molecule-hostile-bookworm molecule-io_scheduler
 # Every molecule scenario (each one alone: make molecule-NAME, or make molecule SCENARIOS='a b').
 SCENARIOS ?= $(patsubst molecule-%,%,$(patsubst %-bookworm,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2))))
 # The Debian releases whose python3 make units-matrix runs the unit tests on (3.9, 3.11, 3.13).
@@ -142,7 +142,7 @@ prove-arm64-clock: collection lab-arm64-node
 	@nice -n 19 lab/arm64-node/prove-clock
 
 # Everything, one platform after the other (README "Tests" says what each covers and how long it took):
-# make test (what CI runs: the microserver on Debian 13 and Debian 12's hostile battery, the Pi nodes on
+# make test (what CI runs: the microserver on Debian 13 and Debian 12's io_scheduler, the Pi nodes on
 # Debian 12), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
 # images under qemu-user), make test-releases (the microserver scenarios make test leaves out on a release),
 # make prove-arm64-clock (Debian 13 arm64 guest). The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in
