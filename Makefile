@@ -141,12 +141,22 @@ lab-arm64-node:
 prove-arm64-clock: collection lab-arm64-node
 	@nice -n 19 lab/arm64-node/prove-clock
 
+# The execution environment (execution-environment.yml) built locally as fleet-linux-ee:VERSION, and
+# ansible-navigator running fleet.linux.rpi_ntpd in it over SSH against a lab Pi node.
+.PHONY: ee prove-ee
+ee:
+	@lab/ee/build >/dev/null
+
+prove-ee:
+	@lab/ee/prove
+
 # Everything, one platform after the other (README "Tests" says what each covers and how long it took):
 # make test (what CI runs: the microserver on Debian 13 and Debian 12's io_scheduler, the Pi nodes on
 # Debian 12), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
 # images under qemu-user), make test-releases (the microserver scenarios make test leaves out on a release),
-# make prove-arm64-clock (Debian 13 arm64 guest). The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in
-# make setup): checked before make test starts.
+# make prove-arm64-clock (Debian 13 arm64 guest), lab/microserver/prove-progress, make prove-ee (the EE).
+# The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in make setup): checked
+# before make test starts.
 .PHONY: test-all
 test-all:
 	@missing=; for c in qemu-arm-static qemu-aarch64-static update-binfmts qemu-system-aarch64; do \
@@ -158,4 +168,5 @@ test-all:
 	@$(STAGE) test-releases $(MAKE) --no-print-directory test-releases
 	@$(STAGE) prove-arm64-clock $(MAKE) --no-print-directory prove-arm64-clock
 	@$(STAGE) prove-progress lab/microserver/prove-progress
+	@$(STAGE) prove-ee $(MAKE) --no-print-directory prove-ee
 	@echo "make test-all: all stages passed"
