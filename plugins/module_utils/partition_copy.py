@@ -193,7 +193,7 @@ def plan_copy(source, target):
     if reasons:
         raise Refusal('%s is not blank: it holds %s. Nothing was changed. partition_copy only partitions a disk '
                       'that holds nothing; if this is the right disk and its contents are not needed, erase it '
-                      '(wipefs --all on each partition, then on the disk) and run again; otherwise give the new disk'
+                      '(wipefs --all on each partition, then on the disk) and run again; if it is not, give the new, blank disk instead'
                       % (target['path'], '; '.join(reasons)))
     if target['sector_size'] != source['sector_size']:
         raise Refusal('%s has %d-byte logical sectors and %s %d-byte ones: a table in sectors cannot be copied '
@@ -206,7 +206,6 @@ def plan_copy(source, target):
                       % (target['path'], target['size'], source['path'], needed,
                          ' and the GPT backup table' if source['table']['label'] == 'gpt' else ''))
     return {'changed': True, 'script': script(source['table'], target['node'])}
-
 
 
 class PartitionCopy(object):
