@@ -53,10 +53,11 @@ notes:
   - Requires C(sfdisk) (util-linux 2.36 or later, for C(--lock)), C(wipefs), C(blkid), C(blockdev) and C(udevadm) on the host.
   - To erase a disk that is refused but whose contents are not needed, run C(wipefs --all) on each of its
     partitions, then on the disk. The module never erases anything.
+  - The P(fleet.linux.raid_reshape#role) role's option C(raid_reshape_new_disks) partitions new disks with this module
+    before it plans the arrays.
 seealso:
-  - role: fleet.linux.raid_reshape
-    description: Its option C(raid_reshape_new_disks) partitions new disks with this module before it plans the arrays.
   - module: fleet.linux.raid_plan
+  - module: fleet.linux.raid_apply
 '''
 
 EXAMPLES = r'''
