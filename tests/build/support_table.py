@@ -112,7 +112,7 @@ def check_proofs(data, makefile, problems):
         elif target != 'test-all' and not re.search(r'(^|\s)%s(\s|$)' % re.escape(target), test_all, re.M):
             problems.append('%s: make test-all does not run %r' % (proof, run_by))
         if proof.startswith('molecule/'):
-            name, _, release = proof[len('molecule/'):].partition('@')
+            name, release = proof[len('molecule/'):].partition('@')[::2]
             if not os.path.isfile(os.path.join('molecule', name, 'molecule.yml')):
                 problems.append('%s: no molecule/%s/molecule.yml' % (proof, name))
                 continue
