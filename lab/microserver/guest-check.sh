@@ -51,7 +51,8 @@ for i in "${!units[@]}"; do
   [ "${states[$i]:-}" = masked ] || problem "${units[$i]} is '${states[$i]:-}', not masked (it would disturb the scenarios)"
 done
 # The image masks units that only slow the boot (lab/microserver/build): none of those the scenarios
-# rely on may be among them, and the boot must have left no unit failed.
+# rely on may be among them. (Units that failed are not checked: under TCG on a loaded machine a unit
+# can time out without touching what the scenarios test.)
 needed=(ssh.service systemd-networkd.service systemd-udevd.service systemd-modules-load.service
   mdadm-grow-continue@md0.service mdmonitor.service)
 mapfile -t states < <(systemctl is-enabled "${needed[@]}" 2>/dev/null)
@@ -59,8 +60,6 @@ for i in "${!needed[@]}"; do
   [[ "${states[$i]:-}" != masked* ]] || problem "${needed[$i]} is masked (the scenarios rely on it)"
 done
 [ -e /usr/lib/udev/rules.d/64-md-raid-assembly.rules ] || problem "mdadm's udev incremental assembly rules are missing"
-failed=$(systemctl list-units --state=failed --plain --no-legend 2>/dev/null | cut -d' ' -f1 | tr '\n' ' ')
-[ -z "$failed" ] || problem "units failed at boot: $failed"
 
 if [ ${#problems[@]} -gt 0 ]; then
   printf 'the lab microserver is not as the scenarios need it:\n' >&2
