@@ -13,15 +13,17 @@ STAGE := $(CURDIR)/scripts/stage
 # make test runs its stages in two lanes side by side, balanced by their times (the machine is
 # CPU-bound: a lane waiting on apt, dockerd or SSH lends its core to the other lane's TCG guest).
 # The lab images are built (or found in FLEET_CACHE) in the lanes, beside the static checks.
-# The microserver scenarios run on the current stable release, Debian 13 trixie (their default), and
-# Debian 12 bookworm at smoke depth: io_scheduler (molecule-NAME-bookworm runs NAME on bookworm).
+# Every scenario runs on the current stable release, Debian 13 trixie (their default), and Debian 12
+# bookworm at smoke depth: io_scheduler on the microserver (molecule-NAME-bookworm runs NAME on bookworm).
 TEST_LANE_1 ?= lab-microserver-trixie molecule-md molecule-fs_swap molecule-raid
 TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-hostile \
   lab-microserver molecule-io_scheduler-bookworm
-# make test-releases: each microserver scenario on the release make test leaves it out on (Debian 12's md,
-# fs_swap, raid and hostile battery; Debian 13's io_scheduler), in two lanes; make test-all runs it.
-RELEASES_LANE_1 ?= lab-microserver molecule-md-bookworm molecule-raid-bookworm
-RELEASES_LANE_2 ?= lab-microserver lab-microserver-trixie molecule-fs_swap-bookworm molecule-hostile-bookworm molecule-io_scheduler
+# make test-releases: each scenario on the release make test leaves it out on (Debian 12's md, fs_swap,
+# raid, hostile battery and Pi nodes; Debian 13's io_scheduler), in two lanes (the Pi-node scenarios in
+# one: their nodes' names are shared); make test-all runs it.
+RELEASES_LANE_1 ?= lab-microserver molecule-md-bookworm molecule-raid-bookworm molecule-fs_swap-bookworm
+RELEASES_LANE_2 ?= lab-microserver lab-microserver-trixie molecule-hostile-bookworm molecule-io_scheduler \
+  lab-pinode-bookworm molecule-smoke_pi-bookworm molecule-ntpd-bookworm molecule-lxc-bookworm
 # Every molecule scenario (each one alone: make molecule-NAME, or make molecule SCENARIOS='a b').
 SCENARIOS ?= $(patsubst molecule-%,%,$(patsubst %-bookworm,%,$(filter molecule-%,$(TEST_LANE_1) $(TEST_LANE_2))))
 # The Debian releases whose python3 make units-matrix runs the unit tests on (3.9, 3.11, 3.13).
@@ -38,7 +40,7 @@ export PY_COLORS := 0
 export LC_ALL := C.UTF-8
 
 .PHONY: help setup setup-host deps venv collection dockerd lab lab-microserver lab-pinode demo test lint sanity units units-matrix build molecule clean
-.PHONY: lab-microserver-trixie test-releases
+.PHONY: lab-microserver-trixie lab-pinode-bookworm test-releases
 
 help:
 	@echo "make demo    run the microserver RAID job against the lab guest"
@@ -83,10 +85,15 @@ lab-microserver:
 lab-microserver-trixie:
 	@MICROSERVER_RELEASE=trixie lab/microserver/build >/dev/null
 
-# The Pi node image and the offline LXC image the lxc scenario puts into a Pi node.
+# The Pi node image and the offline LXC image the lxc scenario puts into a Pi node: Debian 13 (the
+# scenarios' default) and Debian 12.
 lab-pinode:
-	@lab/pinode/build >/dev/null
-	@lab/lxc-image/build >/dev/null
+	@PINODE_RELEASE=trixie lab/pinode/build >/dev/null
+	@PINODE_RELEASE=trixie lab/lxc-image/build >/dev/null
+
+lab-pinode-bookworm:
+	@PINODE_RELEASE=bookworm lab/pinode/build >/dev/null
+	@PINODE_RELEASE=bookworm lab/lxc-image/build >/dev/null
 
 # Each lane's full output: $(BUILD)/logs/LANE.log (the tail of a failing one is printed).
 test: setup-host
@@ -121,9 +128,9 @@ molecule: collection
 molecule-%: collection
 	molecule test -s $*
 
-# A microserver scenario on Debian 12 (the scenarios' platform release is ${MICROSERVER_RELEASE:-trixie}).
+# A scenario on Debian 12 (the platforms' release is ${MICROSERVER_RELEASE:-trixie}, ${PINODE_RELEASE:-trixie}).
 molecule-%-bookworm: collection
-	MICROSERVER_RELEASE=bookworm molecule test -s $*
+	MICROSERVER_RELEASE=bookworm PINODE_RELEASE=bookworm molecule test -s $*
 
 test-releases: setup-host
 	@scripts/lanes $(BUILD)/logs releases1 "$(RELEASES_LANE_1)" releases2 "$(RELEASES_LANE_2)"
@@ -151,8 +158,7 @@ prove-ee:
 	@lab/ee/prove
 
 # Everything, one platform after the other (README "Tests" says what each covers and how long it took):
-# make test (what CI runs: the microserver on Debian 13 and Debian 12's io_scheduler, the Pi nodes on
-# Debian 12), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
+# make test (what CI runs: Debian 13, and Debian 12's io_scheduler on the microserver), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
 # images under qemu-user), make test-releases (the microserver scenarios make test leaves out on a release),
 # make prove-arm64-clock (Debian 13 arm64 guest), lab/microserver/prove-progress, make prove-ee (the EE).
 # The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in make setup): checked

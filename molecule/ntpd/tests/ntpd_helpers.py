@@ -9,7 +9,7 @@ CONTAINER = "ntpd"
 BUILD = "/var/lib/fleet-ntpd/build"
 CONFIG = "/etc/fleet-ntpd/ntp.conf"
 # The base image of the Pi nodes' release (molecule.yml: ntpd_container_base_image).
-BASE_IMAGE = "fleet-lab/debian:" + (os.environ.get("PINODE_RELEASE") or "bookworm")
+BASE_IMAGE = "fleet-lab/debian:" + (os.environ.get("PINODE_RELEASE") or "trixie")
 
 
 def docker_json(host, *args):

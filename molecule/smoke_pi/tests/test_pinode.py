@@ -5,7 +5,7 @@ import os
 
 CAP_SYS_RESOURCE = 24
 # The release the node was built for (lab/pinode/build, molecule.yml's image tag) and its version.
-RELEASE = os.environ.get("PINODE_RELEASE") or "bookworm"
+RELEASE = os.environ.get("PINODE_RELEASE") or "trixie"
 DEBIAN_VERSION = {"bookworm": "12.", "trixie": "13."}[RELEASE]
 
 
