@@ -856,14 +856,18 @@ def sync_reached(sync, condition):
     return condition == 'peer' or (sync['leap'] is not None and sync['leap'] != LEAP_UNSYNCHRONISED)
 
 
-def poll_delays(timeout, first=(0.5, 0.5, 1.0, 1.0), every=2.0):
-    """Seconds to sleep before each poll after the first, short at first (ntpd with iburst selects a peer within
-    seconds), then ``every``; they add up to ``timeout`` at most (the last one shortened)."""
+def poll_delays(timeout, first=(0.5, 0.5), often=1.0, often_until=16.0, every=2.0):
+    """Seconds to sleep before each poll after the first: ``first``, then every ``often`` seconds until
+    ``often_until`` seconds have passed (ntpd with iburst selects its peer after about 7 s: a change is seen
+    within a second of it), then every ``every``; they add up to ``timeout`` at most (the last one shortened)."""
     delays = []
     total = 0.0
     index = 0
     while total < timeout:
-        delay = first[index] if index < len(first) else every
+        if index < len(first):
+            delay = first[index]
+        else:
+            delay = often if total < often_until else every
         delay = min(delay, timeout - total)
         delays.append(delay)
         total += delay

@@ -214,7 +214,8 @@ options:
       - With I(state=started) or I(state=restarted), once the container runs, wait until ntpd is synchronised
         as I(sync_condition) says, at most I(wait_timeout) seconds, and return its state in I(sync). Polls
         C(ntpq -n -p -c 'rv 0 leap,stratum') inside the container through the Engine API (no docker CLI
-        needed), after 0.5, 0.5, 1 and 1 seconds, then every 2 seconds.
+        needed), after 0.5 and 0.5 seconds, then every second up to 16 seconds (ntpd with C(iburst) selects its
+        peer after about 7 seconds), then every 2 seconds.
       - A container that stops or restarts meanwhile fails the task at once (see I(check_running)). A wait
         that times out fails the task; C(changed) still says what was done before.
       - Not in check mode.

@@ -85,8 +85,9 @@ def test_sync_text_names_what_ntpd_follows():
     assert p.sync_text(p.parse_ntpq_sync(selected)) == 'follows 10.231.0.2: stratum 2, leap 0, offset 0.044 ms, delay 0.1507 ms'
 
 
-def test_polls_start_short_then_every_two_seconds():
-    assert p.poll_delays(10) == [0.5, 0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 1.0]
+def test_polls_every_second_while_ntpd_selects_then_every_two():
+    assert p.poll_delays(10) == [0.5, 0.5] + [1.0] * 9
+    assert p.poll_delays(21) == [0.5, 0.5] + [1.0] * 15 + [2.0, 2.0, 1.0]
     assert p.poll_delays(1) == [0.5, 0.5]
     assert p.poll_delays(0) == []
 
