@@ -1,5 +1,8 @@
-"""Verify the microserver RAID playbook on the lab guest: the documented end state reached,
-nothing that /etc/fstab or the data depend on changed, GRUB on every disk."""
+"""Verify the microserver RAID playbook on the lab guest: the new fourth disk partitioned like the
+others, the documented end state reached, nothing that /etc/fstab or the data depend on changed,
+GRUB on every disk."""
+
+import json
 
 import pytest
 
@@ -15,6 +18,47 @@ def sysfs(host, array, name):
 
 def device_bytes(host, name):
     return int(host.file('/sys/class/block/%s/size' % name).content_string) * 512
+
+
+def partition_table(host, disk):
+    return json.loads(host.check_output('sfdisk --json /dev/%s' % disk))['partitiontable']
+
+
+def layout(table):
+    """What partition_copy copies: per partition its number, start, size, type, name and attributes."""
+    return [(p['node'][len(table['device']):], p['start'], p['size'], p['type'], p.get('name'), p.get('attrs'))
+            for p in table['partitions']]
+
+
+def test_new_disk_was_blank_before_the_job(host):
+    # prepare left vdd blank and recorded what wipefs found on it: nothing.
+    record = host.file('/root/start-state/vdd-signatures')
+    assert record.exists
+    assert record.content_string == ''
+
+
+def test_new_disk_has_the_members_layout(host):
+    vda, vdd = partition_table(host, 'vda'), partition_table(host, 'vdd')
+    assert vdd['label'] == vda['label'] == 'gpt'
+    assert (vdd['firstlba'], vdd['lastlba'], vdd['sectorsize']) == (vda['firstlba'], vda['lastlba'], vda['sectorsize'])
+    assert layout(vdd) == layout(vda)
+    assert [p['name'] for p in vdd['partitions']] == ['bios_grub', 'boot', 'swap']
+
+
+def test_new_disk_has_its_own_identifiers(host):
+    tables = dict((disk, partition_table(host, disk)) for disk in DISKS)
+    disk_ids = [tables[disk]['id'] for disk in DISKS]
+    assert len(set(disk_ids)) == len(DISKS), disk_ids
+    partition_ids = [p['uuid'] for disk in DISKS for p in tables[disk]['partitions']]
+    assert len(set(partition_ids)) == len(partition_ids) == 3 * len(DISKS), partition_ids
+
+
+@pytest.mark.parametrize('number', [1, 2, 3])
+def test_new_disk_partitions_have_their_links(host, number):
+    # udev saw the new partitions: the stable names the job was given (microserver_new_disk) reach them.
+    link = host.file('/dev/disk/by-id/virtio-fleet-vdd-part%d' % number)
+    assert link.is_symlink
+    assert link.linked_to == '/dev/vdd%d' % number
 
 
 def test_no_superblock_changed_by_the_second_run(host):

@@ -161,7 +161,7 @@ def test_examples_are_all_checked():
 
 def test_the_playbooks_read_what_the_examples_set(known):
     options, ansible_vars, read, keyword_only = known
-    assert {'microserver_disks', 'lxc_host_containers', 'rpi_ntpd_wait_sync'} <= read
+    assert {'microserver_disks', 'microserver_new_disk', 'lxc_host_containers', 'rpi_ntpd_wait_sync'} <= read
     assert {'rpi_ntpd_hosts', 'lxc_host_targets'} <= keyword_only
     assert {'ansible_host', 'ansible_user', 'ansible_python_interpreter', 'ansible_become_password'} <= ansible_vars
     assert {'ntpd_container_serve_networks', 'raid_reshape_timeout', 'lxc_unprivileged_image_src'} <= set(options)
