@@ -23,6 +23,9 @@ import re
 from collections import namedtuple
 
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal
+from ansible_collections.fleet.linux.plugins.module_utils.lxc_mount import (
+    MOUNT_KEY, check_mounts, directory_argv, mount_entries, mounts_of, plan_host_directories,
+)
 
 # A container name becomes its hostname (lxc.uts.name) and a directory name: one DNS label.
 NAME_PATTERN = re.compile(r'^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
@@ -289,6 +292,7 @@ def check_request(want, owner, subuids, subgids):
                       % (want['owner'],))
     if owner['uid'] == 0:
         raise Refusal('owner %r is root: an unprivileged container needs a non-root owner' % owner['name'])
+    check_mounts(want.get('mounts'), owner['name'], owner['home'])
     result = []
     for label, ranges, path in (('uid', subuids, '/etc/subuid'), ('gid', subgids, '/etc/subgid')):
         clashes = overlapping(ranges, owner['name'], owner['uid'])
@@ -311,9 +315,12 @@ def check_request(want, owner, subuids, subgids):
 
 
 def desired_config(want):
-    """The config entries the module owns: ``config`` plus lxc.start.auto from ``autostart``."""
+    """The config entries the module owns: ``config``, lxc.start.auto from ``autostart`` and, when
+    ``mounts`` is given (a list, even empty), lxc.mount.entry: those of ``config``, then the mounts'."""
     wanted = normalize_config(want.get('config'))
     wanted['lxc.start.auto'] = ['1' if want.get('autostart') else '0']
+    if want.get('mounts') is not None:
+        wanted[MOUNT_KEY] = mount_entries(wanted.get(MOUNT_KEY, []), mounts_of(want['mounts']))
     return wanted
 
 
@@ -322,7 +329,8 @@ def plan_container(want, facts, commands):
 
     facts: exists, state (RUNNING/STOPPED/FROZEN or None), config_text (existing container),
     other_owner (user holding a container of that name, or None), uid_range/gid_range (from
-    check_request), template_found (local files present), linger (bool or None without systemd).
+    check_request), template_found (local files present), linger (bool or None without systemd),
+    mount_walks (host_path -> lxc_mount.Entry list from /, for ``mounts``).
     Raises Refusal before anything changes.
     """
     name = want['name']
@@ -334,6 +342,10 @@ def plan_container(want, facts, commands):
     actions = []
     if facts.get('linger') is False and want['state'] != 'absent':
         actions.append(Action('enable_linger', [commands.tool('loginctl'), 'enable-linger', want['owner']]))
+    if want.get('mounts') and want['state'] != 'absent':
+        for directory in plan_host_directories(mounts_of(want['mounts']), facts['mount_walks'],
+                                               facts['uid_range'], facts['gid_range']):
+            actions.append(Action('host_directory', directory_argv(directory)))
 
     if want['state'] == 'absent':
         if not facts['exists']:

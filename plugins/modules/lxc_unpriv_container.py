@@ -28,6 +28,8 @@ description:
     existing container whose id map no longer matches the owner's ranges, and a link, FIFO, other
     special file or file of another user where the owner's container config or
     C(~/.config/lxc/default.conf) should be.
+  - Bind-mounts host directories (O(mounts)), creating them if needed, and refuses those that root
+    could be led astray on the way to (see O(mounts)).
   - Root never follows a link in the owner's home. It reads the owner's files through directories
     opened without following links, replaces the container config by a new file owned by the owner
     (unpredictable temporary name, fsync, atomic rename), and hands C(lxc-create) its configuration
@@ -91,6 +93,45 @@ options:
         without newlines or other control characters.
     type: dict
     default: {}
+  mounts:
+    description:
+      - Host directories bind-mounted into the container, each an C(lxc.mount.entry)
+        C(HOST_PATH PATH none bind,create=dir[,ro] 0 0) (PATH relative to the container's root filesystem,
+        created there if missing). When given (even as an empty list), the container's C(lxc.mount.entry)
+        lines are exactly these, after any given in O(config); when omitted they are left alone.
+      - A missing O(mounts[].host_path) is created, with the missing directories on the way (C(root:root 0755)),
+        for a read-write mount as the directory of the container's root (the first uid and gid of the owner's
+        ranges, mode C(0750)), so that root in the container owns it as C(root:root); for a read-only mount as
+        C(root:root 0755), which the container's root may read but not write. An existing O(mounts[].host_path)
+        is used as it is and never chowned.
+      - The host directory is read-only to the container twice, by the C(ro) bind mount and by its owner and
+        mode, because root in the container may remount its bind mounts read-write in its own mount namespace.
+      - Refused, before anything changes, with what to do - a path that is not absolute, has a C(..) component,
+        is not written plainly, is C(/), or has blanks, backslashes or control characters; a O(mounts[].host_path)
+        in C(/proc), C(/sys), C(/dev) or in the owner's home; a container path given twice; a O(mounts[].host_path)
+        given twice or inside another; a link, another file or a directory that is not root's, or that others
+        may write to or not search, on the way to O(mounts[].host_path) (its owner could swap in a link root
+        would follow); a O(mounts[].host_path) that is a link or not a directory; an existing read-write one that
+        is not the container root's; an existing read-only one that belongs to one of the container's uids or
+        that its group or others may write to.
+      - Root creates the directories through descriptors opened without following links, checking each
+        directory it opens, and owner and mode are set on the new directory's descriptor.
+      - Like O(config), a change applies to a running container at its next start.
+    type: list
+    elements: dict
+    suboptions:
+      host_path:
+        description: The directory on the host (absolute).
+        type: str
+        required: true
+      path:
+        description: Where it appears in the container (absolute, as the container sees it, for example C(/srv/data)).
+        type: str
+        required: true
+      read_only:
+        description: Mount it read-only (C(ro)), in a host directory the container's ids cannot write.
+        type: bool
+        default: false
   autostart:
     description:
       - Sets C(lxc.start.auto). The role P(fleet.linux.lxc_unprivileged#role) installs the owner's
@@ -132,6 +173,20 @@ EXAMPLES = r'''
     config:
       lxc.cgroup2.memory.max: 512M
     wait_for_address: true
+  become: true
+
+- name: With a data directory it writes (created as its root's) and a shared one it only reads
+  fleet.linux.lxc_unpriv_container:
+    name: web
+    owner: web
+    metadata: /var/cache/lxc-image/meta.tar.xz
+    rootfs: /var/cache/lxc-image/rootfs.tar.xz
+    mounts:
+      - host_path: /srv/lxc/web/data
+        path: /srv/data
+      - host_path: /srv/lxc/shared
+        path: /srv/shared
+        read_only: true
   become: true
 
 - name: From the image server
@@ -188,7 +243,8 @@ container_dir:
 actions:
   description:
     - The planned steps (run, or that would run in check mode), each as the command line it runs, as every
-      fleet.linux module reports its actions; writing the configuration reads C(write PATH KEY...).
+      fleet.linux module reports its actions; writing the configuration reads C(write PATH KEY...), creating a
+      mount's host directory reads as the C(install -d) command that does the same.
     - On failure, the steps that ran before it (then C(changed) is true).
   returned: always
   type: list
@@ -201,7 +257,9 @@ before:
   sample: stopped
 '''
 
+import errno
 import os
+import posixpath
 import pwd
 import shutil
 import stat
@@ -210,11 +268,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.fleet.linux.plugins.module_utils.common import (
-    C_LOCALE, Refusal, command_line, read_no_follow, read_text, write_atomically,
+    C_LOCALE, DIRECTORY_NO_FOLLOW, Refusal, command_line, read_no_follow, read_text, write_atomically,
 )
 from ansible_collections.fleet.linux.plugins.module_utils.lxc import (
     LXC_STATE, OwnerCommands, check_request, creation_config, desired_config, parse_lxc_info,
     parse_subids, plan_container, update_config,
+)
+from ansible_collections.fleet.linux.plugins.module_utils.lxc_mount import (
+    Entry, check_on_the_way, directory_of,
 )
 
 STATE_NAMES = dict((v, k) for k, v in LXC_STATE.items())
@@ -227,6 +288,8 @@ SYSTEM_LXC_PATH = '/var/lib/lxc'
 SYSTEMD_RUNTIME = '/run/systemd/system'
 LINGER_DIR = '/var/lib/systemd/linger'
 USER_RUNTIME = '/run/user'
+# The host's / as mounts' host paths start from it.
+HOST_ROOT = '/'
 
 
 def lxcpath(home):
@@ -251,6 +314,87 @@ def other_owner(name, owner):
         if is_regular_file(os.path.join(lxcpath(entry.pw_dir), name, 'config')):
             return entry.pw_name
     return None
+
+
+def entry_of(path, st):
+    return Entry(path, st.st_mode, st.st_uid, st.st_gid)
+
+
+def open_host_root():
+    return os.open(HOST_ROOT, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def walk_host_path(host_path):
+    """lxc_mount.Entry of / and of each path on the way down to ``host_path`` that exists, each directory
+    opened without following a link: the walk ends before a missing name, or at a link or other non-directory."""
+    fd = open_host_root()
+    entries = [entry_of('/', os.fstat(fd))]
+    current = '/'
+    try:
+        for name in host_path.split('/')[1:]:
+            current = posixpath.join(current, name)
+            try:
+                child = os.open(name, DIRECTORY_NO_FOLLOW, dir_fd=fd)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    entries.append(entry_of(current, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+                elif error.errno != errno.ENOENT:
+                    raise
+                break
+            os.close(fd)
+            fd = child
+            entries.append(entry_of(current, os.fstat(fd)))
+    finally:
+        os.close(fd)
+    return entries
+
+
+def open_way(path, container_uid):
+    """A descriptor of the directory ``path``, reached from / through directories each opened without following
+    a link and checked as opened (lxc_mount.check_on_the_way)."""
+    fd = open_host_root()
+    current = '/'
+    try:
+        check_on_the_way(entry_of(current, os.fstat(fd)), path, container_uid)
+        for name in [n for n in path.split('/') if n]:
+            current = posixpath.join(current, name)
+            try:
+                child = os.open(name, DIRECTORY_NO_FOLLOW, dir_fd=fd)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise Refusal('%s is no longer a directory (a link or another file took its place while the module '
+                                  'ran): nothing was created below it; look at it and run again' % current)
+                raise
+            os.close(fd)
+            fd = child
+            check_on_the_way(entry_of(current, os.fstat(fd)), path, container_uid)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def make_directory(directory, container_uid):
+    """Create ``directory`` (lxc_mount.Directory) in its checked parent, then give the new directory, held
+    open, its owner and mode."""
+    parent, name = posixpath.split(directory.path)
+    fd = open_way(parent, container_uid)
+    try:
+        try:
+            os.mkdir(name, 0o700, dir_fd=fd)
+        except OSError as error:
+            if error.errno == errno.EEXIST:
+                raise Refusal('%s appeared while the module ran: nothing was done to it; run again' % directory.path)
+            raise
+        child = os.open(name, DIRECTORY_NO_FOLLOW, dir_fd=fd)
+        try:
+            os.fchown(child, directory.uid, directory.gid)
+            os.fchmod(child, directory.mode)
+        finally:
+            os.close(child)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class Container(object):
@@ -319,7 +463,9 @@ class Container(object):
                  'config_text': config_text if info else None,
                  'other_owner': other_owner(self.name, self.owner['name']),
                  'uid_range': uid_range, 'gid_range': gid_range,
-                 'linger': None}
+                 'linger': None, 'mount_walks': {}}
+        if self.params['mounts'] and self.params['state'] != 'absent':
+            facts['mount_walks'] = dict((m['host_path'], walk_host_path(m['host_path'])) for m in self.params['mounts'])
         if not info and self.params['state'] != 'absent':
             facts['default_conf'] = self.read_owned(os.path.join(self.owner['home'], '.config', 'lxc', 'default.conf'))[0]
         if self.systemd:
@@ -386,6 +532,9 @@ class Container(object):
                                                          facts['gid_range'], wanted))
                 self.done.append(action)
                 self.write_config(wanted)
+            elif action.kind == 'host_directory':
+                make_directory(directory_of(action.argv), facts['uid_range'].start)
+                self.done.append(action)
             elif action.kind == 'configure':
                 self.write_config(wanted)
                 self.done.append(action)
@@ -455,6 +604,11 @@ def main():
             release=dict(type='str', default='bookworm'),
             architecture=dict(type='str', default='amd64'),
             config=dict(type='dict', default={}),
+            mounts=dict(type='list', elements='dict', options=dict(
+                host_path=dict(type='str', required=True),
+                path=dict(type='str', required=True),
+                read_only=dict(type='bool', default=False),
+            )),
             autostart=dict(type='bool', default=True),
             timeout=dict(type='int', default=60),
             wait_for_address=dict(type='bool', default=False),

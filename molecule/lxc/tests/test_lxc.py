@@ -116,6 +116,27 @@ def test_bridge_is_ipv4_only(host):
     assert [a["local"] for a in bridge["addr_info"] if a["family"] == "inet6" and a["scope"] == "global"] == []
 
 
+def test_reboot_brings_back_the_autostart_containers_only(host):
+    """side_effect.yml restarted the node, with lxc-net 5 s late, after starting idle (lxc-db's, autostart off)."""
+    with host.sudo():
+        assert not host.file("/run/fleet-lab-before-reboot").exists  # /run is new: the node did restart
+        for user in CONTAINERS.values():
+            unit = host.run("sudo -u %s -H sh -c 'XDG_RUNTIME_DIR=/run/user/$(id -u) systemctl --user is-active "
+                            "lxc-autostart.service'" % user)
+            assert unit.stdout.strip() == "active", (user, unit.stdout, unit.stderr)
+        idle = host.run("sudo -u lxc-db -H lxc-info -n idle -s -H").stdout.strip()
+    assert [lxc_state(host, name) for name in sorted(CONTAINERS)] == ["RUNNING", "RUNNING"]
+    assert idle == "STOPPED"
+
+
+def test_reboot_shuts_every_container_down_without_waiting(host):
+    """idle ignores the SIGTERM systemd sends when the owner's manager stops: lxc-autostart must halt it."""
+    with host.sudo():
+        hours, minutes, seconds = host.file("/root/fleet-lab-restart-delta").content_string.strip().split(":")
+    took = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    assert took < 45, "docker restart of the node took %.1f s: its shutdown waited for a container" % took
+
+
 def test_autostart_and_lingering(host):
     for name, user in CONTAINERS.items():
         with host.sudo():
@@ -287,3 +308,89 @@ def test_module_refuses_a_linked_lxc_directory(host):
 ])
 def test_module_refuses_smuggled_config(host, config, message):
     refused(host, message, name="db", owner="lxc-db", config=config)
+
+
+# --- bind mounts: web writes /srv/data (host /srv/lxc/web/data), reads /srv/shared (host /srv/lxc/shared) ----
+
+DATA = "/srv/lxc/web/data"
+SHARED = "/srv/lxc/shared"
+MOUNTS = [{"host_path": DATA, "path": "/srv/data"}, {"host_path": SHARED, "path": "/srv/shared", "read_only": True}]
+WEB = dict(name="web", owner="lxc-web", metadata=IMAGE + "/meta.tar.xz", rootfs=IMAGE + "/rootfs.tar.xz")
+
+
+def owner_mode(host, path):
+    with host.sudo():
+        probe = host.file(path)
+        return probe.uid, probe.gid, probe.mode
+
+
+def mount_lines(host):
+    with host.sudo():
+        config = host.file("/home/lxc-web/.local/share/lxc/web/config").content_string.splitlines()
+    return [line for line in config if line.startswith("lxc.mount.entry")]
+
+
+def test_mount_entries_in_the_container_config(host):
+    assert mount_lines(host) == ["lxc.mount.entry = /srv/lxc/web/data srv/data none bind,create=dir 0 0",
+                                 "lxc.mount.entry = /srv/lxc/shared srv/shared none bind,create=dir,ro 0 0"]
+
+
+def test_root_in_the_container_writes_the_read_write_mount_as_its_mapped_uid(host):
+    start, _count = subid_range(host, "lxc-web")
+    assert owner_mode(host, DATA) == (start, start, 0o750)
+    assert owner_mode(host, "/srv/lxc/web") == (0, 0, 0o755)
+    run = attach(host, "web", "sh -c 'echo probe > /srv/data/fleet-probe && stat -c %u:%g /srv/data/fleet-probe'")
+    assert run.rc == 0, run.stderr
+    assert run.stdout.strip() == "0:0"  # root's, as the container sees it
+    assert owner_mode(host, DATA + "/fleet-probe")[:2] == (start, start)
+
+
+def test_root_in_the_container_cannot_write_the_read_only_mount_even_remounted(host):
+    assert owner_mode(host, SHARED) == (0, 0, 0o755)
+    with host.sudo():
+        host.check_output("echo from the host > %s/fleet-note" % SHARED)
+    read = attach(host, "web", "cat /srv/shared/fleet-note")
+    assert read.rc == 0 and read.stdout == "from the host\n", read.stderr
+    denied = attach(host, "web", "touch /srv/shared/fleet-probe")
+    assert denied.rc != 0 and "Read-only file system" in denied.stderr, denied.stderr
+    # Its own mount namespace: root in the container may drop the ro flag; the host directory still holds.
+    remount = attach(host, "web", "mount -o remount,rw,bind /srv/shared")
+    try:
+        assert remount.rc == 0, remount.stderr
+        again = attach(host, "web", "touch /srv/shared/fleet-probe")
+        assert again.rc != 0 and "Permission denied" in again.stderr, again.stderr
+    finally:
+        attach(host, "web", "mount -o remount,ro,bind /srv/shared")
+    with host.sudo():
+        assert not host.file(SHARED + "/fleet-probe").exists
+
+
+def test_a_new_mount_is_planned_in_check_mode(host):
+    """(The idempotence step ran the role's mounts again: nothing changed.)"""
+    start, _count = subid_range(host, "lxc-web")
+    lines = mount_lines(host)
+    cache = {"host_path": "/srv/lxc/web/cache", "path": "/var/cache/app"}
+    planned = module(host, check=True, mounts=MOUNTS + [cache], **WEB)
+    assert planned["changed"] and planned["actions"] == [
+        "install -d -o %d -g %d -m 0750 /srv/lxc/web/cache" % (start, start),
+        "write /home/lxc-web/.local/share/lxc/web/config lxc.mount.entry"], planned
+    with host.sudo():
+        assert not host.file("/srv/lxc/web/cache").exists
+    assert mount_lines(host) == lines
+
+
+def test_a_link_the_container_root_plants_in_its_directory_leads_root_nowhere(host):
+    """Root in web owns /srv/lxc/web/data: a mount below it is refused, whatever it planted there."""
+    start, _count = subid_range(host, "lxc-web")
+    planted = attach(host, "web", "ln -s /etc /srv/data/evil")
+    assert planted.rc == 0, planted.stderr
+    with host.sudo():
+        etc = host.check_output("stat -c '%u %g %a' /etc && ls -lan /etc")
+    try:
+        refused(host, "/srv/lxc/web/data belongs to uid %d, not to root" % start,
+                mounts=[{"host_path": DATA + "/evil/fleet", "path": "/srv/evil"}], **WEB)
+    finally:
+        attach(host, "web", "rm /srv/data/evil")
+    with host.sudo():
+        assert not host.file("/etc/fleet").exists
+        assert host.check_output("stat -c '%u %g %a' /etc && ls -lan /etc") == etc

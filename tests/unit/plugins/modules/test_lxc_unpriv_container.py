@@ -301,3 +301,127 @@ def test_wrong_parameters_are_refused_before_anything_runs(monkeypatch, host, kw
         args.pop('rootfs')
     result = run_module(lxc_unpriv_container, args, commands, monkeypatch=monkeypatch)
     assert_refused(result, message, commands, host, before)
+
+
+# --- bind mounts: root creates the host directories without being led astray ----------------------
+
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason='giving a directory to the container root (uid 165536) needs root')
+MOUNTS = [{'host_path': '/srv/lxc/web/data', 'path': '/srv/data'},
+          {'host_path': '/srv/lxc/shared', 'path': '/srv/shared', 'read_only': True}]
+ENTRIES = ['lxc.mount.entry = /srv/lxc/web/data srv/data none bind,create=dir 0 0',
+           'lxc.mount.entry = /srv/lxc/shared srv/shared none bind,create=dir,ro 0 0']
+STOPPED = {INFO: (0, fixture('lxc-info-stopped.txt'), '')}
+
+
+@pytest.fixture
+def host_root(tmp_path, monkeypatch):
+    """The host's / for mounts: a directory of root (0755) holding /srv (0755)."""
+    root = tmp_path / 'host'
+    (root / 'srv').mkdir(parents=True)
+    for path in (root, root / 'srv'):
+        os.chmod(str(path), 0o755)
+    monkeypatch.setattr(lxc_unpriv_container, 'HOST_ROOT', str(root))
+    return root
+
+
+def owner_mode(path):
+    st = os.lstat(str(path))
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+@AS_ROOT
+def test_mounts_create_their_directories_and_entries_then_change_nothing(monkeypatch, host, host_root):
+    host.add_container()
+    result = run(monkeypatch, host, FakeCommands(STOPPED), state='stopped', mounts=MOUNTS)
+    assert not result.get('failed') and result['changed'], result
+    assert result['actions'] == [
+        'install -d -o 0 -g 0 -m 0755 /srv/lxc', 'install -d -o 0 -g 0 -m 0755 /srv/lxc/web',
+        'install -d -o 165536 -g 165536 -m 0750 /srv/lxc/web/data', 'install -d -o 0 -g 0 -m 0755 /srv/lxc/shared',
+        'write %s lxc.mount.entry' % (host.container_dir / 'config')]
+    assert owner_mode(host_root / 'srv' / 'lxc') == (0, 0, 0o755)
+    assert owner_mode(host_root / 'srv' / 'lxc' / 'web' / 'data') == (165536, 165536, 0o750)
+    assert owner_mode(host_root / 'srv' / 'lxc' / 'shared') == (0, 0, 0o755)
+    assert [line for line in read(host.container_dir / 'config').splitlines() if 'mount' in line] == ENTRIES
+    commands = FakeCommands(STOPPED)
+    again = run(monkeypatch, host, commands, state='stopped', mounts=MOUNTS)
+    assert not again.get('failed') and not again['changed'] and again['actions'] == [], again
+
+
+@AS_ROOT
+def test_mounts_in_check_mode_plan_and_create_nothing(monkeypatch, host, host_root):
+    host.add_container()
+    before = host.outside_owner_tree()
+    config = read(host.container_dir / 'config')
+    result = run(monkeypatch, host, FakeCommands(STOPPED), check_mode=True, state='stopped', mounts=MOUNTS)
+    assert result['changed'] and len(result['actions']) == 5 and result['actions'][2].startswith('install -d -o 165536')
+    assert os.listdir(str(host_root / 'srv')) == []
+    assert host.outside_owner_tree() == before and read(host.container_dir / 'config') == config
+
+
+def plant(host_root, tmp_path, how):
+    """/srv/lxc as something root must not walk through; returns the directory a link would lead to."""
+    elsewhere = tmp_path / 'etc-like'
+    (elsewhere / 'web').mkdir(parents=True)
+    lxc_dir = host_root / 'srv' / 'lxc'
+    if how == 'link':
+        os.symlink(str(elsewhere), str(lxc_dir))
+    elif how == 'owner':
+        (lxc_dir / 'web').mkdir(parents=True)
+        os.chmod(str(lxc_dir), 0o755)
+        os.lchown(str(lxc_dir), OWNER_UID, OWNER_GID)
+    elif how == 'writable':
+        lxc_dir.mkdir()
+        os.chmod(str(lxc_dir), 0o1777)
+    return elsewhere
+
+
+@AS_ROOT
+@pytest.mark.parametrize('how, message', [
+    ('link', '/srv/lxc is a symbolic link: root follows no link on the way to host_path /srv/lxc/web/data'),
+    ('owner', '/srv/lxc belongs to uid %d, not to root' % OWNER_UID),
+    ('writable', '/srv/lxc can be written by users other than root (mode 1777)'),
+])
+def test_mounts_refuse_a_way_others_could_swap_a_link_into(monkeypatch, host, host_root, tmp_path, how, message):
+    host.add_container()
+    plant(host_root, tmp_path, how)
+    before = host.outside_owner_tree()
+    commands = FakeCommands(STOPPED)
+    result = run(monkeypatch, host, commands, state='stopped', mounts=MOUNTS)
+    assert result['failed'] and result['changed'] is False and message in result['msg'], result
+    assert commands.calls == [list(INFO)] and host.outside_owner_tree() == before
+
+
+@AS_ROOT
+@pytest.mark.parametrize('how, message', [
+    ('link', '/srv/lxc is no longer a directory (a link or another file took its place while the module ran)'),
+    ('owner', '/srv/lxc belongs to uid %d, not to root' % OWNER_UID),
+])
+def test_mounts_act_on_what_they_open_not_on_what_they_saw(monkeypatch, host, host_root, tmp_path, how, message):
+    """/srv/lxc changes between the look and the act (the look is stale): root creates nothing through it."""
+    host.add_container()
+    elsewhere = plant(host_root, tmp_path, how)
+    stale = [lxc_unpriv_container.Entry(path, stat.S_IFDIR | 0o755, 0, 0) for path in ('/', '/srv', '/srv/lxc', '/srv/lxc/web')]
+    monkeypatch.setattr(lxc_unpriv_container, 'walk_host_path', lambda host_path: stale)
+    before = host.outside_owner_tree()
+    result = run(monkeypatch, host, FakeCommands(STOPPED), state='stopped', mounts=MOUNTS[:1])
+    assert result['failed'] and result['changed'] is False and message in result['msg'], result
+    assert os.listdir(str(elsewhere / 'web')) == [] and host.outside_owner_tree() == before
+
+
+@AS_ROOT
+def test_mounts_refuse_a_host_path_that_is_not_a_directory_of_the_container(monkeypatch, host, host_root):
+    host.add_container()
+    (host_root / 'srv' / 'lxc' / 'web').mkdir(parents=True)
+    os.chmod(str(host_root / 'srv' / 'lxc'), 0o755)
+    os.chmod(str(host_root / 'srv' / 'lxc' / 'web'), 0o755)
+    write(host_root / 'srv' / 'lxc' / 'web' / 'data', 'a file\n', own=False)
+    before = host.outside_owner_tree()
+    result = run(monkeypatch, host, FakeCommands(STOPPED), state='stopped', mounts=MOUNTS)
+    assert result['failed'] and 'host_path /srv/lxc/web/data exists and is a regular file, not a directory' in result['msg']
+    os.unlink(str(host_root / 'srv' / 'lxc' / 'web' / 'data'))
+    (host_root / 'srv' / 'lxc' / 'web' / 'data').mkdir()
+    result = run(monkeypatch, host, FakeCommands(STOPPED), state='stopped', mounts=MOUNTS)
+    assert result['failed'] and 'exists and belongs to uid 0, not to the container\'s root (uid 165536' in result['msg']
+    assert owner_mode(host_root / 'srv' / 'lxc' / 'web' / 'data')[:2] == (0, 0)
+    assert not (host_root / 'srv' / 'lxc' / 'shared').exists()
+    assert sorted(host.outside_owner_tree()) == sorted(before)
