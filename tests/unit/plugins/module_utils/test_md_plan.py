@@ -209,7 +209,8 @@ def following_state(expect):
                  degraded=expect['raid_devices'] - len(expect['members']))
 
 
-@settings(max_examples=400, deadline=None)
+# The reshape planner's inputs are wide: its properties take four times the profile's examples (conftest.py).
+@settings(max_examples=4 * settings.default.max_examples)
 @given(array_and_target())
 def test_a_plan_never_goes_below_a_level_minimum_nor_touches_an_unlisted_device(case):
     start, level, raid_devices, devices = case
@@ -223,7 +224,7 @@ def test_a_plan_never_goes_below_a_level_minimum_nor_touches_an_unlisted_device(
         assert set(named) <= set(devices), step
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=4 * settings.default.max_examples)
 @given(array_and_target())
 def test_a_plan_ends_at_the_target_and_planning_again_after_any_step_goes_on_to_it(case):
     """The module plans again from the real state after every step: from each predicted state the plan
@@ -239,7 +240,7 @@ def test_a_plan_ends_at_the_target_and_planning_again_after_any_step_goes_on_to_
         assert len(again) <= len(steps) - done
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=4 * settings.default.max_examples)
 @given(array_and_target(), st.lists(st.integers(0, 99), max_size=6))
 def test_a_target_reachable_along_mdadm_transitions_is_planned(case, choices):
     """Walk a random path of online mdadm transitions from the array; wherever it ends with every device in
