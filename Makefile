@@ -16,7 +16,7 @@ STAGE := $(CURDIR)/scripts/stage
 # Every scenario runs on the current stable release, Debian 13 trixie (their default), and Debian 12
 # bookworm at smoke depth: io_scheduler on the microserver (molecule-NAME-bookworm runs NAME on bookworm).
 TEST_LANE_1 ?= lab-microserver-trixie molecule-md molecule-fs_swap molecule-raid
-TEST_LANE_2 ?= lint sanity units build lab-pinode molecule-smoke_pi molecule-ntpd molecule-lxc molecule-hostile \
+TEST_LANE_2 ?= lint sanity units build lab-pinode compat molecule-smoke_pi molecule-ntpd molecule-lxc molecule-hostile \
   lab-microserver molecule-io_scheduler-bookworm
 # make test-releases: each scenario on the release make test leaves it out on (Debian 12's md, fs_swap,
 # raid, hostile battery and Pi nodes; Debian 13's io_scheduler), in two lanes (the Pi-node scenarios in
@@ -39,14 +39,14 @@ export ANSIBLE_FORCE_COLOR := 0
 export PY_COLORS := 0
 export LC_ALL := C.UTF-8
 
-.PHONY: help setup setup-host deps venv collection dockerd lab lab-microserver lab-pinode demo test lint sanity units units-matrix build molecule clean
+.PHONY: help setup setup-host deps venv collection dockerd lab lab-microserver lab-pinode demo test lint sanity units units-matrix build compat compat-full molecule clean
 .PHONY: lab-microserver-trixie lab-pinode-bookworm test-releases
 
 help:
 	@echo "make demo    run the microserver RAID job against the lab guest"
-	@echo "make test    run every test (lint, sanity, units, build, molecule) on the current stable release"
+	@echo "make test    run every test (lint, sanity, units, build, compat, molecule) on the current stable release"
 	@echo "make test-all    make test, then the other platforms (README Tests)"
-	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | molecule [SCENARIOS='md'] | molecule-NAME[-bookworm] | test-releases | lab | clean"
+	@echo "make lint | sanity | units | units-matrix [PYTHON_RELEASES='trixie'] | build | compat | molecule [SCENARIOS='md'] | molecule-NAME[-bookworm] | test-releases | lab | clean"
 
 setup: setup-host
 	@$(STAGE) lab-images $(MAKE) --no-print-directory lab
@@ -119,6 +119,15 @@ units-matrix:
 build: collection
 	tests/build/run
 
+# Every supported ansible-core release (tests/compat/releases.txt): ansible-doc of every plugin and role,
+# and for the oldest and the newest also the unit tests and their own ansible-test sanity (the tests without
+# a virtualenv of their own); compat-full: all of that for every release, and more of sanity (README Tests).
+compat: collection
+	@tests/compat/run
+
+compat-full: collection
+	@tests/compat/run --full
+
 # Each task's start time and length in the logs, and the slowest tasks at the end of each playbook.
 molecule molecule-%: export ANSIBLE_CALLBACKS_ENABLED := ansible.posix.profile_tasks
 
@@ -158,9 +167,11 @@ prove-ee:
 	@lab/ee/prove
 
 # Everything, one platform after the other (README "Tests" says what each covers and how long it took):
-# make test (what CI runs: Debian 13, and Debian 12's io_scheduler on the microserver), make units-matrix (Python 3.9, 3.11, 3.13), lab/arm-images/prove (Debian 12 armel and armhf
-# images under qemu-user), make test-releases (the microserver scenarios make test leaves out on a release),
-# make prove-arm64-clock (Debian 13 arm64 guest), lab/microserver/prove-progress, make prove-ee (the EE).
+# make test (what CI runs: Debian 13, and Debian 12's io_scheduler on the microserver), make units-matrix
+# (Python 3.9, 3.11, 3.13), make compat-full (every ansible-core release, 2.16 to 2.21, with its unit tests
+# and more of its sanity), lab/arm-images/prove (Debian 12 armel and armhf images under qemu-user), make
+# test-releases (the microserver scenarios make test leaves out on a release), make prove-arm64-clock
+# (Debian 13 arm64 guest), lab/microserver/prove-progress, make prove-ee (the EE).
 # The arm proofs need qemu-user-static, binfmt-support and qemu-system-arm (not in make setup): checked
 # before make test starts.
 .PHONY: test-all
@@ -170,6 +181,7 @@ test-all:
 	  [ -z "$$missing" ] || { echo "make test-all: missing$$missing (apt-get install qemu-user-static binfmt-support qemu-system-arm)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory test
 	@$(STAGE) units-matrix $(MAKE) --no-print-directory units-matrix
+	@$(STAGE) compat-full $(MAKE) --no-print-directory compat-full
 	@$(STAGE) arm-images nice -n 19 lab/arm-images/prove
 	@$(STAGE) test-releases $(MAKE) --no-print-directory test-releases
 	@$(STAGE) prove-arm64-clock $(MAKE) --no-print-directory prove-arm64-clock
