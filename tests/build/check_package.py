@@ -6,7 +6,9 @@
   python tests/build/check_package.py metadata
       Every plugin's version_added (and its options') is galaxy.yml's version or a version
       changelogs/changelog.yaml lists as released; every role's min_ansible_version is the
-      lower bound of meta/runtime.yml's requires_ansible.
+      lower bound of meta/runtime.yml's requires_ansible; tests/compat/releases.txt (the releases
+      make compat runs) holds one release of each ansible-core minor from that lower bound on, each
+      one requires_ansible admits, and the dev venv's (requirements-dev.txt) as its dev row.
   python tests/build/check_package.py tarball PATH
       The built tarball ships only what users need (the top-level entries below, no caches, no
       changelog fragments, none of the lab-only playbooks) and every plugin, role and playbook
@@ -25,6 +27,7 @@ import sys
 import tarfile
 
 import yaml
+from packaging.specifiers import SpecifierSet
 
 # What the tarball may hold at its top.
 ALLOWED_TOP = frozenset([
@@ -131,12 +134,54 @@ def check_metadata():
             if role_min is None or version_tuple(role_min) != minimum:
                 problems.append('%s: min_ansible_version %s, but meta/runtime.yml requires_ansible is %r' % (
                     meta, role_min, requires))
+        problems.extend(check_compat_releases(requires, minimum))
     for problem in problems:
         print('metadata: %s' % problem, file=sys.stderr)
     if not problems:
-        print('metadata: OK (%d plugins added in %s; every role needs ansible-core %s as meta/runtime.yml says)' % (
-            plugins, version, requires))
+        releases = [row[0] for row in compat_releases()]
+        print('metadata: OK (%d plugins added in %s; every role needs ansible-core %s as meta/runtime.yml says; '
+              'make compat runs %s)' % (plugins, version, requires, ', '.join(releases)))
     return not problems
+
+
+COMPAT_RELEASES = 'tests/compat/releases.txt'
+COMPAT_WHERE = ('host', 'trixie', 'dev')
+COMPAT_TEST = ('all', 'docs')
+
+
+def compat_releases():
+    """The rows of tests/compat/releases.txt: [release, where, test, full]."""
+    with open(COMPAT_RELEASES) as handle:
+        return [line.split() for line in handle if line.strip() and not line.startswith('#')]
+
+
+def check_compat_releases(requires, minimum):
+    """tests/compat/releases.txt against requires_ansible (its lower bound MINIMUM) and requirements-dev.txt."""
+    problems = []
+    rows = compat_releases()
+    with open('requirements-dev.txt') as handle:
+        pins = re.findall(r'^ansible-core==([0-9.]+)\s*$', handle.read(), re.MULTILINE)
+    minors = []
+    for row in rows:
+        if len(row) != 4 or not re.match(r'^[0-9]+\.[0-9]+\.[0-9]+$', row[0]) or row[1] not in COMPAT_WHERE or row[2] not in COMPAT_TEST:
+            problems.append('%s: %r is not "RELEASE WHERE TEST FULL" (WHERE: %s; TEST: %s)' % (
+                COMPAT_RELEASES, ' '.join(row), ', '.join(COMPAT_WHERE), ', '.join(COMPAT_TEST)))
+            continue
+        release, where = row[0], row[1]
+        minors.append(version_tuple(release)[:2])
+        if release not in SpecifierSet(requires):
+            problems.append('%s: ansible-core %s, but meta/runtime.yml requires_ansible is %r' % (COMPAT_RELEASES, release, requires))
+        if (where == 'dev') != (release in pins):
+            problems.append('%s: ansible-core %s is %s, but requirements-dev.txt pins ansible-core %s' % (
+                COMPAT_RELEASES, release, 'the dev row' if where == 'dev' else 'not the dev row', ', '.join(pins) or 'nothing'))
+    wanted = [(minimum[0], minimum[1] + offset) for offset in range(len(minors))]
+    if not minors or minors != wanted:
+        problems.append('%s: its releases are of ansible-core %s; from requires_ansible %r on they must be of %s, one each, in order' % (
+            COMPAT_RELEASES, ', '.join('%d.%d' % minor for minor in minors) or 'none',
+            requires, ', '.join('%d.%d' % minor for minor in wanted) or '%d.%d and later' % minimum[:2]))
+    if pins and not any(row[0] in pins for row in rows):
+        problems.append('%s: no row of ansible-core %s, the dev venv\'s (requirements-dev.txt)' % (COMPAT_RELEASES, pins[0]))
+    return problems
 
 
 def shipped_tree_files():
