@@ -12,19 +12,27 @@
 #   vdd3  an empty partition
 # Records for verify: /root/fs_swap/{fstab.sha256,data.sha256,ids.before}.
 set -euo pipefail
+trap 'echo "prepare.sh: line $LINENO failed (exit $?): $BASH_COMMAND"' ERR
 state=/root/fs_swap
 mkdir -p "$state"
 
+# One table per disk, each written once: a second sfdisk on a disk whose new partitions udev is still
+# probing cannot make the kernel re-read it (busy), and the kernel would keep the old table.
+udevadm settle
 for disk in vda vdb vdc vdd; do
-  sfdisk -q "/dev/$disk" <<PARTS
-label: gpt
+  table='label: gpt
 start=1MiB, size=64MiB, name=swap
 size=64MiB, name=boot
-size=320MiB, name=data
-PARTS
+size=320MiB, name=data'
+  [ "$disk" != vdd ] || table+=$'\nsize=320MiB'
+  sfdisk -q "/dev/$disk" <<<"$table"
+  udevadm settle
+  partx -u "/dev/$disk"  # a re-read that found the disk busy is made good here
 done
-echo ', 320MiB' | sfdisk -q -a /dev/vdd
 udevadm settle
+for part in vda1 vda2 vda3 vdb1 vdb2 vdb3 vdc1 vdc2 vdc3 vdd1 vdd2 vdd3 vdd4; do
+  [ -b "/dev/$part" ] || { echo "prepare.sh: the kernel has no /dev/$part after partitioning"; exit 1; }
+done
 
 mdadm --create /dev/md0 --run --level=0 --raid-devices=3 /dev/vda1 /dev/vdb1 /dev/vdc1
 mdadm --create /dev/md1 --run --level=0 --raid-devices=2 /dev/vda2 /dev/vdb2
@@ -73,11 +81,15 @@ grow_partition() {  # DISK NUMBER SIZE
 for disk in vda vdb vdc; do grow_partition "$disk" 3 448MiB; done
 grow_partition vdd 4 384MiB
 grow_partition vdd 2 48MiB
+# mdadm's grow-continue takes a grown RAID0 back to raid0 when its reshape ends; it is done here only if
+# that has not happened yet (both at once: one of them fails; the level reached is what counts).
 for md in md0 md1; do
   mdadm --wait "/dev/$md" || true
   while grep -q reshape /proc/mdstat; do sleep 1; done
   level=/sys/block/$md/md/level
-  [ "$(cat "$level")" = raid0 ] || mdadm --grow "/dev/$md" --level=0 || [ "$(cat "$level")" = raid0 ]
+  [ "$(cat "$level")" = raid0 ] || mdadm --grow "/dev/$md" --level=0 || true
+  for _ in $(seq 30); do [ "$(cat "$level")" != raid0 ] || break; sleep 1; done
+  [ "$(cat "$level")" = raid0 ] || { echo "prepare.sh: /dev/$md is $(cat "$level") after its reshape, not raid0"; exit 1; }
 done
 udevadm settle
 cat /proc/mdstat
