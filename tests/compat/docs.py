@@ -18,7 +18,6 @@ with each entry point. Prints one line per type.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ast
 import os
 import re
 import subprocess
@@ -27,6 +26,9 @@ import sys
 import yaml
 
 import ansible
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build'))
+from check_package import plugin_documentation  # noqa: E402  (tests/build's, shared)
 
 COLLECTION = 'fleet.linux'
 # Plugin directories whose files are not documented plugins of their own.
@@ -37,16 +39,6 @@ HEADING = re.compile(r'^> (?:[A-Z]+:? )?\*?(%s\.\w+)\*?\s+\(' % re.escape(COLLEC
 # not about fleet.linux, so let through, and said so. Any other line on stderr fails.
 PROTOMATTER = "[WARNING]: Collection at '%s' does not have a MANIFEST.json file, nor has it galaxy.yml: cannot detect version." % (
     os.path.join(os.path.dirname(ansible.__file__), '_internal', 'ansible_collections', 'ansible', '_protomatter'))
-
-
-def documentation(path):
-    """The DOCUMENTATION of a plugin file, or None."""
-    with open(path) as handle:
-        tree = ast.parse(handle.read(), path)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(target, 'id', None) == 'DOCUMENTATION' for target in node.targets):
-            return yaml.safe_load(ast.literal_eval(node.value))
-    return None
 
 
 def expected():
@@ -63,7 +55,7 @@ def expected():
             if plugin_type == 'module':
                 plugin = name[:-3]
             else:
-                doc = documentation(os.path.join(path, name))
+                doc = plugin_documentation(os.path.join(path, name))
                 if doc is None:
                     continue
                 plugin = doc['name']
