@@ -157,12 +157,14 @@ def label_to_keep(device, header):
 
 
 def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None, other_swaps=(),
-                      meminfo=None, fstab_options=(), force=False):
+                      meminfo=None, fstab_options=(), force=False, udev=False):
     """Commands that re-create the swap on ``device`` across its whole size; [] when it already spans it.
 
     ``tags`` are blkid's (TYPE, UUID), ``header`` the parsed swap header (the UUID and label kept
     are the header's, byte for byte), ``active`` the /proc/swaps entry of this device (None when
-    inactive), ``other_swaps`` the other active ones.
+    inactive), ``other_swaps`` the other active ones. With ``udev`` (the host runs udev), the last
+    command has udev probe the new header and waits for it, so that its /dev/disk/by-uuid and
+    by-label links are there when the module returns.
     """
     fstype = tags.get('TYPE')
     if not fstype:
@@ -189,4 +191,8 @@ def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None,
     if active is not None:
         actions.insert(0, ['swapoff', device])
         actions.append(['swapon'] + swapon_options(active['priority'], fstab_options) + [device])
+    if udev:
+        # udev's own look after mkswap (its watch on the device) can miss the new header and leave the
+        # links removed until the next event (seen in CI, after udevadm settle): ask for that event.
+        actions.append(['udevadm', 'trigger', '--action=change', '--settle', device])
     return actions

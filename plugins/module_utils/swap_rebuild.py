@@ -88,7 +88,7 @@ class SwapRebuild(object):
             self.device, tags, header, before['device_size'], self.page_size, active=active,
             other_swaps=others, meminfo=self.blockdevs.meminfo(),
             fstab_options=self.fstab_options(before['uuid'], before['label']),
-            force=params['force'])
+            force=params['force'], udev=self.module.get_bin_path('udevadm') is not None)
         after = dict(before, swap_size=before['spanning_size'] if actions else before['swap_size'],
                      page_size=self.page_size if actions else before['page_size'])
         return dict(self.partial, changed=bool(actions), after=after,
@@ -134,6 +134,11 @@ class SwapRebuild(object):
             rc, out, err = runner.run(*argv[1:], check_rc=False)
             if rc == 0:
                 self.done.append([runner.path] + argv[1:])
+                continue
+            if argv[0] == 'udevadm':
+                self.module.warn('%s failed (exit %d): %s. The swap was re-created and is as planned, but its '
+                                 '/dev/disk/by-uuid and by-label links may be missing until udev next probes %s'
+                                 % (command_line([runner.path] + argv[1:]), rc, (err or out).strip(), self.device))
                 continue
             if argv[0] == 'swapoff':
                 state = 'The kernel could not take the swap back into memory; nothing was changed, the swap is still on'

@@ -16,7 +16,9 @@ description:
     or logical volume), the swap still has its old size. This module turns the swap off if it is
     active, runs C(mkswap) with the B(same UUID and label), and turns it on again with the same
     priority (and the discard policy of its C(/etc/fstab) entry), so C(/etc/fstab) entries by
-    UUID or LABEL keep working untouched.
+    UUID or LABEL keep working untouched. Where the host runs udev, it then has udev probe the
+    new header and waits for it (C(udevadm trigger --settle)), so the C(/dev/disk/by-uuid) and
+    C(/dev/disk/by-label) links are there when the module returns.
   - The swap header is read directly from the device, so its size is known whether the swap is
     active or not, and its UUID and label are kept byte for byte (not as C(blkid) prints them,
     escaping spaces, quotes and other characters). A swap that already spans its device is left alone.
@@ -53,7 +55,8 @@ attributes:
     description: Shows the swap and device sizes, UUID and label before and after.
     support: full
 notes:
-  - Requires C(blkid), C(mkswap), C(swapon) and C(swapoff) (util-linux).
+  - Requires C(blkid), C(mkswap), C(swapon) and C(swapoff) (util-linux); uses C(udevadm) where it is
+    installed (a failure of it is only a warning, the swap being re-created all the same).
 seealso:
   - module: fleet.linux.md_reshape
   - module: fleet.linux.fs_grow
@@ -89,6 +92,7 @@ actions:
     - /sbin/swapoff /dev/md0
     - /sbin/mkswap -L swap -U 2863a135-946b-4876-8458-454cec3f620e /dev/md0
     - /sbin/swapon -p 5 /dev/md0
+    - /usr/bin/udevadm trigger --action=change --settle /dev/md0
 before:
   description:
     - The swap before the rebuild. Sizes in bytes; C(swap_size) is the usable size written in the

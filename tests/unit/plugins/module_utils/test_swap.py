@@ -261,3 +261,11 @@ def test_fstab_label_with_a_space_octal_escaped():
 def test_fstab_quoted_tag():
     entries = parse_fstab('UUID="%s" none swap sw,pri=3 0 0\n' % UUID)
     assert fstab_swap_options(entries, ['/dev/md0'], UUID, None) == ['sw', 'pri=3']
+
+
+def test_on_a_host_with_udev_the_last_step_waits_for_its_links():
+    active = dict(ACTIVE_SMALL, used=0)
+    plan = plan_swap_rebuild('/dev/md0', TAGS, SMALL, MD0, 4096, active=active, meminfo=MEMINFO, udev=True)
+    assert [argv[0] for argv in plan] == ['swapoff', 'mkswap', 'swapon', 'udevadm']
+    assert plan[-1] == ['udevadm', 'trigger', '--action=change', '--settle', '/dev/md0']
+    assert plan_swap_rebuild('/dev/md0', TAGS, FULL, MD0, 4096, active=active, meminfo=MEMINFO, udev=True) == []

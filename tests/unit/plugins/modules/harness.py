@@ -96,9 +96,11 @@ class FakeStatResult(object):
         self.st_uid = self.st_gid = self.st_size = 0
 
 
-def run_module(module, args, commands, check_mode=False, diff=False, bin_dir='/usr/sbin', monkeypatch=None):
+def run_module(module, args, commands, check_mode=False, diff=False, bin_dir='/usr/sbin', monkeypatch=None,
+               missing_tools=()):
     """Run ``module.main()`` with these parameters; returns its result dict ('failed' set on fail_json).
 
+    Every tool is found in ``bin_dir`` except ``missing_tools``; the module's warnings are under 'warnings'.
     ``monkeypatch`` (pytest's) patches AnsibleModule for the duration of the test.
     """
     args = dict(args)
@@ -107,22 +109,36 @@ def run_module(module, args, commands, check_mode=False, diff=False, bin_dir='/u
     args.setdefault('_ansible_remote_tmp', '/tmp')
     args.setdefault('_ansible_keep_remote_files', False)
 
+    warnings = []
+
     def exit_json(self, **kwargs):
         kwargs.setdefault('changed', False)
+        if warnings:
+            kwargs['warnings'] = warnings
         raise ModuleExit(kwargs)
 
     def fail_json(self, msg, **kwargs):
         kwargs['failed'] = True
         kwargs['msg'] = msg
+        if warnings:
+            kwargs['warnings'] = warnings
         raise ModuleExit(kwargs)
 
+    def warn(self, warning):
+        warnings.append(warning)
+
     def get_bin_path(self, arg, required=False, opt_dirs=None):
+        if arg in missing_tools:
+            if required:
+                self.fail_json(msg='Failed to find required executable "%s"' % arg)
+            return None
         return os.path.join(bin_dir, arg)
 
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', commands)
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', get_bin_path)
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', warn)
     monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8'))
     if hasattr(basic, '_ANSIBLE_PROFILE'):
         monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')

@@ -53,7 +53,8 @@ class Guest(object):
         for name, value in (('SYS_ROOT', self.tree.sys_root), ('PROC_ROOT', self.tree.proc_root),
                             ('DEV_ROOT', dev_root), ('FSTAB', self.fstab), ('STAT', self.stat)):
             monkeypatch.setattr(swap_rebuild, name, value)
-        self.commands = FakeCommands({('blkid', '-p', '-o', 'export', self.node): (0, fixture(blkid), '')})
+        self.commands = FakeCommands({('blkid', '-p', '-o', 'export', self.node): (0, fixture(blkid), ''),
+                                      ('udevadm', 'trigger', '--action=change', '--settle', self.node): (0, '', '')})
         self.monkeypatch = monkeypatch
 
     def write_header(self, name):
@@ -76,9 +77,10 @@ class Guest(object):
         self.on(mkswap or ['mkswap', '-L', label, '-U', UUID, self.node], header='swap-header-md0-raid0x4.bin')
         self.on(['swapon', '-p', '5', self.node], swaps=fixture('proc-swaps-md0-raid0x4.txt'))
 
-    def run(self, check_mode=False, **args):
+    def run(self, check_mode=False, missing_tools=(), **args):
         args.setdefault('device', '/dev/md0')
-        return run_module(swap_rebuild, args, self.commands, check_mode=check_mode, monkeypatch=self.monkeypatch)
+        return run_module(swap_rebuild, args, self.commands, check_mode=check_mode, monkeypatch=self.monkeypatch,
+                          missing_tools=missing_tools)
 
     def changing_calls(self):
         return self.commands.ran(*CHANGING)
@@ -96,9 +98,33 @@ def test_rebuild_across_the_grown_array(guest):
     assert result['changed'] is True
     assert result['actions'] == ['/usr/sbin/swapoff %s' % guest.node,
                                  '/usr/sbin/mkswap -L swap -U %s %s' % (UUID, guest.node),
-                                 '/usr/sbin/swapon -p 5 %s' % guest.node]
+                                 '/usr/sbin/swapon -p 5 %s' % guest.node,
+                                 '/usr/sbin/udevadm trigger --action=change --settle %s' % guest.node]
     assert (result['after']['swap_size'], result['after']['uuid'], result['after']['label']) == (
         63487 * 4096, UUID, 'swap')
+    assert not result.get('warnings')
+
+
+def test_without_udev_the_links_are_not_asked_for(guest):
+    guest.grown()
+    result = guest.run(missing_tools=('udevadm',))
+    assert not result.get('failed'), result
+    assert [line.split()[0] for line in result['actions']] == ['/usr/sbin/swapoff', '/usr/sbin/mkswap', '/usr/sbin/swapon']
+    assert guest.commands.ran('udevadm') == []
+
+
+def test_a_failing_udevadm_is_a_warning_after_the_rebuild(guest):
+    guest.grown()
+    guest.on(['udevadm', 'trigger', '--action=change', '--settle', guest.node], rc=1,
+             err='Failed to write \'change\' to uevent: Read-only file system\n')
+    result = guest.run()
+    assert not result.get('failed'), result
+    assert result['changed'] is True and result['after']['swap_size'] == 63487 * 4096
+    assert result['actions'][-1] == '/usr/sbin/swapon -p 5 %s' % guest.node
+    assert len(result['warnings']) == 1
+    assert re.match(r"^/usr/sbin/udevadm trigger --action=change --settle \S+ failed \(exit 1\): Failed to write 'change' "
+                    r"to uevent: Read-only file system\. The swap was re-created and is as planned, but its "
+                    r"/dev/disk/by-uuid and by-label links may be missing", result['warnings'][0])
 
 
 def test_check_mode_runs_nothing_that_changes(guest):
@@ -120,7 +146,8 @@ def test_a_label_with_a_space_is_kept_as_written(tmp_path, monkeypatch):
     guest.on(['mkswap', '-L', 'swap one', '-U', UUID, guest.node], header='labels/space.header.bin')
     result = guest.run(device='/dev/disk/by-label/swap\\x20one')
     assert not result.get('failed'), result
-    assert result['actions'] == ["/usr/sbin/mkswap -L 'swap one' -U %s %s" % (UUID, guest.node)]
+    assert result['actions'] == ["/usr/sbin/mkswap -L 'swap one' -U %s %s" % (UUID, guest.node),
+                                 '/usr/sbin/udevadm trigger --action=change --settle %s' % guest.node]
     assert result['before']['label'] == result['after']['label'] == 'swap one'
 
 
