@@ -5,7 +5,8 @@
 
 Each poll is one shell command on the node (the job's async result file and md's counters: no Python
 start there, where async_status costs seconds of a Pi's or a TCG guest's CPU, stolen from the job). Polls
-come quickly at first (a small job ends in seconds), then every poll_interval.
+come quickly at first (a small job ends in seconds), then every poll_interval; between two polls the
+node itself waits for the job's end, looking at its file, so that the end is seen at once.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,18 +47,18 @@ class ActionModule(ActionBase):
         host = (task_vars or {}).get('inventory_hostname', self._connection._play_context.remote_addr)
         async_dir = self._remote_expand_user(self.get_shell_option('async_dir', default='~/.ansible_async'))
         job_file = self._connection._shell.join_path(async_dir, args['jid'])
-        command = poll_command(job_file)
         watch = StallWatch(args['stall_timeout'])
         deadline = time.time() + args['timeout']
         reported = {}
         boot_id = None
-        pause = FIRST_POLL_SECONDS
+        pause, wait = FIRST_POLL_SECONDS, 0
         while True:
             try:
-                polled = self._poll(command)
+                polled = self._poll(poll_command(job_file, wait))
             except AnsibleConnectionFailure as error:
                 display.warning('%s: cannot reach the node to look at the job (%s); trying again' % (host, error))
                 polled = None
+                time.sleep(pause)
             now = time.time()
             if polled is not None:
                 if boot_id is None:
@@ -89,7 +90,8 @@ class ActionModule(ActionBase):
                     'the RAID job (async id %s) still runs after %d s: it goes on in the background (cat /proc/mdstat); '
                     'run the playbook again once it has ended, or give a longer timeout.' % (args['jid'], args['timeout'])))
                 return result
-            time.sleep(pause)
+            # The next poll waits on the node for the job's end, up to the pause (its end is seen at once).
+            wait = min(pause, max(deadline - now, 0))
             pause = min(pause * 2, args['poll_interval'])
 
     def _poll(self, command):

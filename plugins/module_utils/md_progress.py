@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 
 from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import format_duration, format_size, format_speed
 
@@ -21,12 +22,22 @@ except ImportError:  # Python 2 (the controller never is; the sanity import test
 SECTOR = 512
 # The counters printed per array, in this order; sync_completed last (it holds spaces: "123 / 456").
 MD_FIELDS = ('sync_action', 'array_state', 'sync_speed', 'sync_speed_max', 'reshape_position', 'sync_completed')
+# While a poll waits on the node for the job's end, it looks at the job file this often (seconds; GNU and busybox
+# sleep take fractions).
+WAIT_STEP_SECONDS = 0.2
 
 
-def poll_command(job_file):
-    """The POSIX shell command that prints the job file and, per md array, its counters."""
+def poll_command(job_file, wait=0):
+    """The shell command that prints the job file and, per md array, its counters.
+
+    With ``wait`` (seconds), it first waits on the node, looking every WAIT_STEP_SECONDS, until the job has
+    ended (its file no longer says "started") or ``wait`` has passed: the end is seen at once, with no round
+    trip per look."""
     counters = ' '.join('"$(cat "$d/%s" 2>/dev/null | cut -d" " -f1-3)"' % field for field in MD_FIELDS)
-    return ("printf '@job '; cat -- %s 2>/dev/null || printf '{}'; echo; "
+    looks = int(math.ceil(round(wait / WAIT_STEP_SECONDS, 6)))
+    wait_for_end = ('i=0; while [ "$i" -lt %d ] && grep -qs \'"started"\' -- %s; do sleep %s; i=$((i+1)); done; '
+                    % (looks, quote(job_file), WAIT_STEP_SECONDS)) if looks > 0 else ''
+    return (wait_for_end + "printf '@job '; cat -- %s 2>/dev/null || printf '{}'; echo; "
             "printf '@boot %%s\\n' \"$(cat /proc/sys/kernel/random/boot_id)\"; "
             "printf '@limits %%s %%s\\n' \"$(cat /proc/sys/dev/raid/speed_limit_min)\" \"$(cat /proc/sys/dev/raid/speed_limit_max)\"; "
             "for d in /sys/block/md*/md; do [ -r \"$d/sync_action\" ] || continue; n=${d%%/md}; "

@@ -19,6 +19,8 @@ description:
     C(array_state), C(reshape_position)), with no Python start there - unlike M(ansible.builtin.async_status),
     which costs seconds of a Raspberry Pi's or an emulated guest's CPU each time, taken from the job itself.
     Polls come quickly at first (0.5 s, doubling) so that a short job ends in moments, then every O(poll_interval).
+  - Between two polls the node itself waits for the job's end (a shell loop that looks at the job file every 0.2 s),
+    so the end of the job is seen at once, not at the next poll.
   - Prints (on standard error) a line per array that md is reshaping, resyncing or recovering, when it starts and then
     every O(report_interval) seconds - the step, percent done, size, speed and time left, from md's own counters.
   - B(Stuck is not slow) - when arrays are busy but none has moved for O(stall_timeout) seconds, fails at once with

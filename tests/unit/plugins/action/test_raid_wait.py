@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 import pytest
 from ansible.errors import AnsibleConnectionFailure
@@ -17,6 +18,7 @@ from ansible.plugins.loader import connection_loader
 from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.fleet.linux.plugins.action import raid_wait
+from ansible_collections.fleet.linux.plugins.module_utils.md_progress import WAIT_STEP_SECONDS
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md_progress')
 JOB_FILE = '/root/.ansible_async/j1.2'
@@ -31,16 +33,21 @@ def poll(name, job='{"started": true, "finished": false, "ansible_job_id": "j1.2
 
 
 class Node(object):
-    """Answers the action's shell commands from a script of polls (an exception is raised instead of answered)."""
+    """Answers the action's shell commands from a script of polls (an exception is raised instead of answered);
+    a poll that waits on the node for the job's end takes its whole wait on ``clock`` (the job has not ended)."""
 
-    def __init__(self, polls):
+    def __init__(self, polls, clock):
         self.polls = list(polls)
+        self.clock = clock
         self.commands = []
 
     def __call__(self, cmd, sudoable=False, **kwargs):
         self.commands.append(cmd)
         if cmd.startswith('rm -f -- '):
             return dict(rc=0, stdout='', stderr='')
+        looks = re.match(r'^i=0; while \[ "\$i" -lt (\d+) \]', cmd)
+        if looks:
+            self.clock.sleep(int(looks.group(1)) * WAIT_STEP_SECONDS)
         answer = self.polls.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -75,7 +82,7 @@ def wait(monkeypatch):
         play_context = PlayContext()
         connection = connection_loader.get('local', play_context)
         action = raid_wait.ActionModule(task, connection, play_context, loader=None, templar=None, shared_loader_obj=None)
-        node = Node(polls)
+        node = Node(polls, clock)
         monkeypatch.setattr(action, '_low_level_execute_command', node)
         monkeypatch.setattr(action, '_remote_expand_user', lambda path, sudoable=True: path.replace('~', '/root'))
         result = action.run(task_vars=dict(inventory_hostname='microserver'))
@@ -101,8 +108,11 @@ def test_polls_come_quickly_then_every_poll_interval(wait):
     start = wait['clock'].now
     result, node = wait['run']([running] * 6 + [poll('reshape-md0-b.txt', job='{"changed": false}')], poll_interval=5)
     assert result['changed'] is False
-    # 0.5 + 1 + 2 + 4 + 5 + 5 seconds of pauses before the seventh poll
-    assert wait['clock'].now - start == 17.5
+    # 0.5 + 1 + 2 + 4 + 5 + 5 seconds of pauses before the seventh poll, each waited on the node for the job's end
+    # in looks of 0.2 s (the first 0.6 s)
+    assert wait['clock'].now == pytest.approx(start + 17.6)
+    assert 'grep' not in node.commands[0]
+    assert [int(re.search(r'-lt (\d+) ', cmd).group(1)) for cmd in node.commands[1:-1]] == [3, 5, 10, 20, 25, 25]
 
 
 def test_md_that_stops_moving_is_said_stuck_with_what_to_do(wait):

@@ -114,3 +114,24 @@ def test_the_poll_command_runs_in_a_posix_shell(tmp_path):
     assert polled['job'] == {'changed': False} and polled['boot_id']
     missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'))]).decode())
     assert missing['job'] is None
+
+
+def test_the_poll_waits_on_the_node_until_the_job_has_ended(tmp_path):
+    """A started job is waited for (up to the wait, then printed as it is); an ended one is printed at once."""
+    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
+    job = tmp_path / 'j1.2'
+    job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
+    assert 'while' not in poll_command(str(job))
+    # The job ends while the poll waits on the node: the poll prints its result (no second poll needed).
+    writer = subprocess.Popen([shell, '-c', 'sleep 0.5; printf \'{"changed": true}\' >%s.tmp; mv %s.tmp %s' % ((job,) * 3)])
+    polled = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), wait=120)], timeout=60).decode())
+    writer.wait()
+    assert polled['job'] == {'changed': True} and job_finished(polled['job'])
+    # Still running when the wait is over: printed as it is.
+    job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
+    polled = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), wait=0.4)], timeout=60).decode())
+    assert polled['job']['started'] == 1 and not job_finished(polled['job'])
+    # A missing job file ends the wait at once (and reads as no job).
+    missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'), wait=120)],
+                                                 timeout=60).decode())
+    assert missing['job'] is None
