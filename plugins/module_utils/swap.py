@@ -22,6 +22,8 @@ from ansible_collections.fleet.linux.plugins.module_utils.filesystem import huma
 SIGNATURES = (b'SWAPSPACE2', b'SWAP-SPACE')
 PAGE_SIZES = (4096, 8192, 16384, 65536)
 HEADER_OFFSET = 1024  # struct swap_header_v1_2 starts after the boot block
+# How long swap_rebuild waits for udev to have probed the re-created swap.
+UDEV_SETTLE_SECONDS = 30
 MKSWAP_LABEL_MAX = 15  # the header has 16 bytes for the label; mkswap -L writes at most 15
 
 
@@ -163,8 +165,8 @@ def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None,
     ``tags`` are blkid's (TYPE, UUID), ``header`` the parsed swap header (the UUID and label kept
     are the header's, byte for byte), ``active`` the /proc/swaps entry of this device (None when
     inactive), ``other_swaps`` the other active ones. With ``udev`` (the host runs udev), the last
-    command has udev probe the new header and waits for it, so that its /dev/disk/by-uuid and
-    by-label links are there when the module returns.
+    commands have udev probe the new header and wait for it (at most UDEV_SETTLE_SECONDS), so that its
+    /dev/disk/by-uuid and by-label links are there when the module returns.
     """
     fstype = tags.get('TYPE')
     if not fstype:
@@ -193,6 +195,8 @@ def plan_swap_rebuild(device, tags, header, device_size, page_size, active=None,
         actions.append(['swapon'] + swapon_options(active['priority'], fstab_options) + [device])
     if udev:
         # udev's own look after mkswap (its watch on the device) can miss the new header and leave the
-        # links removed until the next event (seen in CI, after udevadm settle): ask for that event.
-        actions.append(['udevadm', 'trigger', '--action=change', '--settle', device])
+        # links removed until the next event (seen in CI, after udevadm settle): ask for that event, and
+        # wait for it a bounded time (trigger --settle has no timeout, and a busy udev must not hold a job).
+        actions.append(['udevadm', 'trigger', '--action=change', device])
+        actions.append(['udevadm', 'settle', '--timeout=%d' % UDEV_SETTLE_SECONDS])
     return actions

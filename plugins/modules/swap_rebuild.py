@@ -17,8 +17,8 @@ description:
     active, runs C(mkswap) with the B(same UUID and label), and turns it on again with the same
     priority (and the discard policy of its C(/etc/fstab) entry), so C(/etc/fstab) entries by
     UUID or LABEL keep working untouched. Where the host runs udev, it then has udev probe the
-    new header and waits for it (C(udevadm trigger --settle)), so the C(/dev/disk/by-uuid) and
-    C(/dev/disk/by-label) links are there when the module returns.
+    new header and waits for it (C(udevadm trigger), then C(udevadm settle) for at most 30 seconds), so the
+    C(/dev/disk/by-uuid) and C(/dev/disk/by-label) links are there when the module returns.
   - The swap header is read directly from the device, so its size is known whether the swap is
     active or not, and its UUID and label are kept byte for byte (not as C(blkid) prints them,
     escaping spaces, quotes and other characters). A swap that already spans its device is left alone.
@@ -92,7 +92,8 @@ actions:
     - /sbin/swapoff /dev/md0
     - /sbin/mkswap -L swap -U 2863a135-946b-4876-8458-454cec3f620e /dev/md0
     - /sbin/swapon -p 5 /dev/md0
-    - /usr/bin/udevadm trigger --action=change --settle /dev/md0
+    - /usr/bin/udevadm trigger --action=change /dev/md0
+    - /usr/bin/udevadm settle --timeout=30
 before:
   description:
     - The swap before the rebuild. Sizes in bytes; C(swap_size) is the usable size written in the

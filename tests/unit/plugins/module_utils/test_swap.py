@@ -266,6 +266,6 @@ def test_fstab_quoted_tag():
 def test_on_a_host_with_udev_the_last_step_waits_for_its_links():
     active = dict(ACTIVE_SMALL, used=0)
     plan = plan_swap_rebuild('/dev/md0', TAGS, SMALL, MD0, 4096, active=active, meminfo=MEMINFO, udev=True)
-    assert [argv[0] for argv in plan] == ['swapoff', 'mkswap', 'swapon', 'udevadm']
-    assert plan[-1] == ['udevadm', 'trigger', '--action=change', '--settle', '/dev/md0']
+    assert [argv[0] for argv in plan] == ['swapoff', 'mkswap', 'swapon', 'udevadm', 'udevadm']
+    assert plan[-2:] == [['udevadm', 'trigger', '--action=change', '/dev/md0'], ['udevadm', 'settle', '--timeout=30']]
     assert plan_swap_rebuild('/dev/md0', TAGS, FULL, MD0, 4096, active=active, meminfo=MEMINFO, udev=True) == []

@@ -54,7 +54,8 @@ class Guest(object):
                             ('DEV_ROOT', dev_root), ('FSTAB', self.fstab), ('STAT', self.stat)):
             monkeypatch.setattr(swap_rebuild, name, value)
         self.commands = FakeCommands({('blkid', '-p', '-o', 'export', self.node): (0, fixture(blkid), ''),
-                                      ('udevadm', 'trigger', '--action=change', '--settle', self.node): (0, '', '')})
+                                      ('udevadm', 'trigger', '--action=change', self.node): (0, '', ''),
+                                      ('udevadm', 'settle', '--timeout=30'): (0, '', '')})
         self.monkeypatch = monkeypatch
 
     def write_header(self, name):
@@ -99,7 +100,8 @@ def test_rebuild_across_the_grown_array(guest):
     assert result['actions'] == ['/usr/sbin/swapoff %s' % guest.node,
                                  '/usr/sbin/mkswap -L swap -U %s %s' % (UUID, guest.node),
                                  '/usr/sbin/swapon -p 5 %s' % guest.node,
-                                 '/usr/sbin/udevadm trigger --action=change --settle %s' % guest.node]
+                                 '/usr/sbin/udevadm trigger --action=change %s' % guest.node,
+                                 '/usr/sbin/udevadm settle --timeout=30']
     assert (result['after']['swap_size'], result['after']['uuid'], result['after']['label']) == (
         63487 * 4096, UUID, 'swap')
     assert not result.get('warnings')
@@ -115,16 +117,18 @@ def test_without_udev_the_links_are_not_asked_for(guest):
 
 def test_a_failing_udevadm_is_a_warning_after_the_rebuild(guest):
     guest.grown()
-    guest.on(['udevadm', 'trigger', '--action=change', '--settle', guest.node], rc=1,
+    guest.on(['udevadm', 'trigger', '--action=change', guest.node], rc=1,
              err='Failed to write \'change\' to uevent: Read-only file system\n')
+    guest.on(['udevadm', 'settle', '--timeout=30'], rc=1, err='Timed out for waiting the udev queue being empty.\n')
     result = guest.run()
     assert not result.get('failed'), result
     assert result['changed'] is True and result['after']['swap_size'] == 63487 * 4096
     assert result['actions'][-1] == '/usr/sbin/swapon -p 5 %s' % guest.node
-    assert len(result['warnings']) == 1
-    assert re.match(r"^/usr/sbin/udevadm trigger --action=change --settle \S+ failed \(exit 1\): Failed to write 'change' "
+    assert len(result['warnings']) == 2
+    assert re.match(r"^/usr/sbin/udevadm trigger --action=change \S+ failed \(exit 1\): Failed to write 'change' "
                     r"to uevent: Read-only file system\. The swap was re-created and is as planned, but its "
                     r"/dev/disk/by-uuid and by-label links may be missing", result['warnings'][0])
+    assert result['warnings'][1].startswith('/usr/sbin/udevadm settle --timeout=30 failed (exit 1): Timed out')
 
 
 def test_check_mode_runs_nothing_that_changes(guest):
@@ -147,7 +151,8 @@ def test_a_label_with_a_space_is_kept_as_written(tmp_path, monkeypatch):
     result = guest.run(device='/dev/disk/by-label/swap\\x20one')
     assert not result.get('failed'), result
     assert result['actions'] == ["/usr/sbin/mkswap -L 'swap one' -U %s %s" % (UUID, guest.node),
-                                 '/usr/sbin/udevadm trigger --action=change --settle %s' % guest.node]
+                                 '/usr/sbin/udevadm trigger --action=change %s' % guest.node,
+                                 '/usr/sbin/udevadm settle --timeout=30']
     assert result['before']['label'] == result['after']['label'] == 'swap one'
 
 
