@@ -296,7 +296,7 @@ class PartitionCopy(object):
         actions = []
         if plan['changed']:
             actions = [self.runner('sfdisk').argv('--lock', '--wipe', 'always', '--wipe-partitions', 'always', target['node']),
-                       self.runner('blockdev').argv('--rereadpt', target['node']),
+                       self.runner('partx').argv('--update', target['node']),
                        self.runner('udevadm').argv('settle')]
         after = layout(source['table']) if plan['changed'] else layout(target['table'])
         return dict(self.partial, changed=plan['changed'], after=after, script=plan.get('script'),
@@ -322,15 +322,18 @@ class PartitionCopy(object):
             missing = [node for node in (partition_node(target['node'], p['number']) for p in layout(written)['partitions'])
                        if self.blockdevs.kernel_name(node) is None]
             if missing:
-                self.fail('%s was partitioned, but the kernel does not show its partitions %s: run partx --update %s '
-                          '(or reboot) and run again' % (target['node'], ', '.join(missing), target['node']))
+                self.fail('%s was partitioned, but the kernel does not show its partitions %s even after partx --update: '
+                          'reboot and run again' % (target['node'], ', '.join(missing)))
             result.update(actions=[command_line(a) for a in self.done], after=layout(written),
                           identifiers={'disk': written['id'], 'partitions': [p['uuid'] for p in written['partitions']]})
         result['diff'] = {'before': describe(result['before']), 'after': describe(result['after'])}
         return result
 
     def write(self, target, actions, text):
-        """Run the copy's actions in order: sfdisk reading the script on its input, then the kernel's re-read."""
+        """Run the copy's actions in order: sfdisk reading the script on its input (it has the kernel re-read the
+        table while it holds the disk's lock), partx adding any partition the kernel does not show yet (a
+        whole-disk re-read after the lock is gone would race udev's probe of the new partitions: EBUSY), then
+        udev's links."""
         for index, argv in enumerate(actions):
             rc, out, err = self.module.run_command(argv, data=text if index == 0 else None, binary_data=index != 0,
                                                    environ_update=C_LOCALE)

@@ -17,9 +17,10 @@ description:
     partitioned as its other disks are (for example the microserver's fourth disk, whose partitions then join its
     arrays). The copy gets a new disk GUID (DOS - disk identifier) and new partition UUIDs, so no two disks share an
     identifier. Its GPT spans the new disk (a larger disk keeps its extra space free after the last partition).
-  - Reads both tables with C(sfdisk --json), writes with C(sfdisk --lock) from a script, then makes the kernel
-    read the new table (C(blockdev --rereadpt)) and waits for udev (C(udevadm settle)), so the partitions' device
-    nodes exist when the module returns. The table written is read back and compared.
+  - Reads both tables with C(sfdisk --json), writes with C(sfdisk --lock) from a script (sfdisk has the kernel
+    read the new table while it holds the disk), adds any partition the kernel does not show yet
+    (C(partx --update)) and waits for udev (C(udevadm settle)), so the partitions' device nodes exist when the
+    module returns. The table written is read back and compared.
   - Both disks are what their major:minor say (a C(/dev/disk/by-id) link is followed); each must be a whole disk.
   - Refuses, changing nothing, with what is wrong and what to do - a O(disk) or O(like) that does not exist, is
     not a block device (a regular file named like a disk) or is not a whole disk (a partition, a /dev link to a
@@ -50,7 +51,7 @@ attributes:
     description: Shows O(disk)'s partitions before and after.
     support: full
 notes:
-  - Requires C(sfdisk) (util-linux 2.36 or later, for C(--lock)), C(wipefs), C(blkid), C(blockdev) and C(udevadm) on the host.
+  - Requires C(sfdisk) (util-linux 2.36 or later, for C(--lock)), C(wipefs), C(blkid), C(partx) and C(udevadm) on the host.
   - To erase a disk that is refused but whose contents are not needed, run C(wipefs --all) on each of its
     partitions, then on the disk. The module never erases anything.
   - The P(fleet.linux.raid_reshape#role) role's option C(raid_reshape_new_disks) partitions new disks with this module
@@ -93,7 +94,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["/usr/sbin/sfdisk --lock --wipe always --wipe-partitions always /dev/sdd", "/usr/sbin/blockdev --rereadpt /dev/sdd",
+  sample: ["/usr/sbin/sfdisk --lock --wipe always --wipe-partitions always /dev/sdd", "/usr/bin/partx --update /dev/sdd",
            "/usr/bin/udevadm settle"]
 script:
   description: The sfdisk script written (in check mode, that would be written); null when nothing is to be done.

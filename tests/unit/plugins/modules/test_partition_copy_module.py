@@ -21,7 +21,8 @@ DISK = 512 * 1024 * 1024
 NUMBERS = {'vda': '254:0', 'vdd': '254:48'}
 PARTITION_NUMBERS = {'vda1': '254:1', 'vda2': '254:2', 'vda3': '254:3', 'vdd1': '254:49', 'vdd2': '254:50', 'vdd3': '254:51'}
 WRITE = ('sfdisk', '--lock', '--wipe', 'always', '--wipe-partitions', 'always', '/dev/vdd')
-CHANGING = ('sfdisk --lock', 'blockdev', 'udevadm')
+CHANGING = ('sfdisk --lock', 'partx', 'udevadm')
+UPDATE = ('partx', '--update', '/dev/vdd')
 
 
 def captured(name):
@@ -63,7 +64,7 @@ class Guest(object):
             ('sfdisk', '--json', '/dev/vdd'): lambda argv: captured('sfdisk-json-vdd-copied' if self.written else 'sfdisk-json-vdd-blank'),
             ('wipefs', '--no-act', '--json', '/dev/vdd'): captured('wipefs-json-vdd-blank'),
             WRITE: self.write,
-            ('blockdev', '--rereadpt', '/dev/vdd'): (0, '', ''),
+            UPDATE: (0, '', ''),
             ('udevadm', 'settle'): (0, '', ''),
         })
         for argv in REGIONS:
@@ -104,7 +105,7 @@ def test_a_blank_disk_gets_the_sources_table(guest):
     assert 'failed' not in result, result
     assert result['changed'] is True
     assert result['actions'] == ['/usr/sbin/sfdisk --lock --wipe always --wipe-partitions always /dev/vdd',
-                                 '/usr/sbin/blockdev --rereadpt /dev/vdd', '/usr/sbin/udevadm settle']
+                                 '/usr/sbin/partx --update /dev/vdd', '/usr/sbin/udevadm settle']
     assert result['disk'] == '/dev/vdd' and result['like'] == '/dev/vda'
     assert result['before'] is None and [p['name'] for p in result['after']['partitions']] == ['bios_grub', 'boot', 'swap']
     assert result['diff']['before'] == 'no partition table\n'
@@ -195,8 +196,36 @@ def test_sfdisk_failing_before_writing_says_nothing_changed(guest):
     assert result['failed'] and result['changed'] is False and 'nothing was written' in result['msg']
 
 
-def test_a_failing_reread_says_the_table_was_written(guest):
-    guest.commands.table[('blockdev', '--rereadpt', '/dev/vdd')] = (1, '', 'blockdev: ioctl error on BLKRRPART: Device or resource busy\n')
+def test_a_failing_partx_says_the_table_was_written(guest):
+    guest.commands.table[UPDATE] = (1, '', 'partx: /dev/vdd: error adding partition 1\n')
     result = guest.run(disk='/dev/vdd', like='/dev/vda')
     assert result['failed'] and result['changed'] is True and 'the partition table was written' in result['msg']
     assert result['actions'] == ['/usr/sbin/sfdisk --lock --wipe always --wipe-partitions always /dev/vdd']
+
+
+def test_partitions_the_kernel_did_not_take_from_sfdisk_are_added_by_partx(guest):
+    """sfdisk's own re-read can fail (a disk busy at that moment): partx --update adds what the kernel lacks."""
+    def sfdisk_without_reread(argv):
+        guest.written = True
+        return 0, '', 'Re-reading the partition table failed.: Device or resource busy\n'
+
+    def partx(argv):
+        guest.partition('vdd')
+        return 0, '', ''
+    guest.commands.table[WRITE] = sfdisk_without_reread
+    guest.commands.table[UPDATE] = partx
+    result = guest.run(disk='/dev/vdd', like='/dev/vda')
+    assert 'failed' not in result, result
+    assert result['changed'] is True and [p['name'] for p in result['after']['partitions']] == ['bios_grub', 'boot', 'swap']
+
+
+def test_partitions_the_kernel_never_shows_fail_saying_so(guest):
+    def sfdisk_without_reread(argv):
+        guest.written = True
+        return 0, '', ''
+    guest.commands.table[WRITE] = sfdisk_without_reread
+    result = guest.run(disk='/dev/vdd', like='/dev/vda')
+    assert result['failed'] and result['changed'] is True
+    assert 'does not show its partitions /dev/vdd1, /dev/vdd2, /dev/vdd3 even after partx --update' in result['msg']
+
+
