@@ -227,5 +227,3 @@ def test_partitions_the_kernel_never_shows_fail_saying_so(guest):
     result = guest.run(disk='/dev/vdd', like='/dev/vda')
     assert result['failed'] and result['changed'] is True
     assert 'does not show its partitions /dev/vdd1, /dev/vdd2, /dev/vdd3 even after partx --update' in result['msg']
-
-
