@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: fleet.linux contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""raid_wait: wait on the controller for a RAID job started with async and poll 0, printing md's progress.
+"""raid_wait: wait on the controller for a RAID job started in the background (raid_apply's detach, or async
+with poll 0), printing md's progress.
 
 Each poll is one shell command on the node (the job's async result file and md's counters: no Python
 start there, where async_status costs seconds of a Pi's or a TCG guest's CPU, stolen from the job). Polls
@@ -26,6 +27,7 @@ display = Display()
 FIRST_POLL_SECONDS = 0.5
 ARGUMENT_SPEC = dict(
     jid=dict(type='str', required=True),
+    results_file=dict(type='str'),
     timeout=dict(type='int', default=10800),
     poll_interval=dict(type='float', default=5),
     stall_timeout=dict(type='int', default=600),
@@ -45,8 +47,10 @@ class ActionModule(ActionBase):
             result.update(skipped=True, msg='check mode: no job to wait for')
             return result
         host = (task_vars or {}).get('inventory_hostname', self._connection._play_context.remote_addr)
-        async_dir = self._remote_expand_user(self.get_shell_option('async_dir', default='~/.ansible_async'))
-        job_file = self._connection._shell.join_path(async_dir, args['jid'])
+        job_file = args['results_file']
+        if not job_file:
+            async_dir = self._remote_expand_user(self.get_shell_option('async_dir', default='~/.ansible_async'))
+            job_file = self._connection._shell.join_path(async_dir, args['jid'])
         watch = StallWatch(args['stall_timeout'])
         deadline = time.time() + args['timeout']
         reported = {}

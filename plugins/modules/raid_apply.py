@@ -58,12 +58,23 @@ options:
     description: C(grub-install --target).
     type: str
     default: i386-pc
+  detach:
+    description:
+      - Start the job in the background and return at once with RV(job_id) and RV(results_file), for
+        M(fleet.linux.raid_wait) to follow - as C(async) with C(poll 0) does, without its cost on a slow node
+        (C(async) uploads the module and its wrapper and starts Python again for the job; here the module's own
+        process forks, twice and in a new session, and runs the job). A dropped connection does not stop the job;
+        its result is written to RV(results_file) in C(async)'s format (C(~/.ansible_async) of the user the module
+        runs as, which must be a directory of that user that no one else can write).
+      - Not in check mode, which returns the plan's steps at once.
+    type: bool
+    default: false
 notes:
   - In check mode it runs and reads nothing and returns the plan's steps; M(fleet.linux.raid_plan) and the
     C(raid_reshape_plan) filter are the job's dry run.
-  - A reshape of a real array takes hours; run the task under C(async) so that a dropped connection does not matter
-    (the reshape goes on in the kernel, and the next run waits for it), with C(poll 0) and M(fleet.linux.raid_wait)
-    after it to see md's progress and be told at once when md is stuck.
+  - A reshape of a real array takes hours; run the task with O(detach=true) (or under C(async) with C(poll 0)) so that
+    a dropped connection does not matter (the reshape goes on in the kernel, and the next run waits for it), and
+    M(fleet.linux.raid_wait) after it to see md's progress and be told at once when md is stuck.
 seealso:
   - module: fleet.linux.raid_wait
   - module: fleet.linux.raid_plan
@@ -89,20 +100,32 @@ EXAMPLES = r'''
   fleet.linux.raid_apply:
     arrays: *arrays
     plan: "{{ job }}"
+    detach: true
   when: job.changes and not job.refusals
-  async: 86400
-  poll: 0
   changed_when: false
   register: started
 
 - name: Wait for it, printing md's progress
   fleet.linux.raid_wait:
-    jid: "{{ started.ansible_job_id }}"
+    jid: "{{ started.job_id }}"
+    results_file: "{{ started.results_file }}"
     timeout: 86400
   when: job.changes and not job.refusals
 '''
 
 RETURN = r'''
+job_id:
+  description: The id of the job started in the background (O(detach)), as C(async) names its jobs.
+  returned: when O(detach) started the job
+  type: str
+  sample: j482917303458.2811
+results_file:
+  description:
+    - The job's file - C({"started" 1, "finished" 0, ...}) while it runs, then this module's result - which
+      M(fleet.linux.raid_wait) follows.
+  returned: when O(detach) started the job
+  type: str
+  sample: /root/.ansible_async/j482917303458.2811
 waited_for_job:
   description:
     - The other job this one waited for (C(process), its process id, and C(last), the last line of its progress file);
@@ -135,6 +158,7 @@ import os
 
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, TruthfulModule
+from ansible_collections.fleet.linux.plugins.module_utils.detach import ASYNC_DIR, detach
 from ansible_collections.fleet.linux.plugins.module_utils.raid_apply import JobApply
 from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS
 
@@ -152,13 +176,20 @@ def main():
             initramfs_command=dict(type='list', elements='str', default=['update-initramfs', '-u', '-k', 'all']),
             grub_mkconfig_command=dict(type='list', elements='str', default=['grub-mkconfig', '-o', '/boot/grub/grub.cfg']),
             grub_target=dict(type='str', default='i386-pc'),
+            detach=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
     job = JobApply(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, stat_path=STAT))
+    if module.check_mode:
+        module.exit_json(changed=bool(module.params['plan'].get('changes')), actions=job.planned())
+    if module.params['detach']:
+        detach(module, lambda: apply(module, job), ASYNC_DIR)
+    apply(module, job)
+
+
+def apply(module, job):
     try:
-        if module.check_mode:
-            module.exit_json(changed=bool(module.params['plan'].get('changes')), actions=job.planned())
         arrays = job.run()
     except (Refusal, IOError, OSError) as failure:
         module.fail_json(msg='raid_apply: %s' % failure)

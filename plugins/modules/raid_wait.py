@@ -9,11 +9,11 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: raid_wait
-short_description: Wait for a RAID job started with async, printing md's progress, and say when md is stuck
+short_description: Wait for a RAID job started in the background, printing md's progress, and say when md is stuck
 version_added: 0.1.0
 description:
-  - Waits for a job started with C(async) and C(poll 0) (M(fleet.linux.raid_apply) as the raid_reshape role runs
-    it) and returns that job's own result, C(changed) included.
+  - Waits for a job started in the background - by M(fleet.linux.raid_apply) with C(detach=true), as the raid_reshape
+    role runs it, or under C(async) with C(poll 0) - and returns that job's own result, C(changed) included.
   - An action that runs on the controller. Each poll is one shell command on the node that reads the job's async
     result file and md's counters in C(/sys/block/mdX/md) (C(sync_action), C(sync_completed), C(sync_speed),
     C(array_state), C(reshape_position)), with no Python start there - unlike M(ansible.builtin.async_status),
@@ -36,9 +36,16 @@ author:
   - fleet.linux contributors (@fleet-linux)
 options:
   jid:
-    description: The job id that the task started with C(async) and C(poll 0) registered (C(ansible_job_id)).
+    description:
+      - The job's id - M(fleet.linux.raid_apply)'s C(job_id) with C(detach=true), or C(ansible_job_id) of a task
+        started with C(async) and C(poll 0).
     type: str
     required: true
+  results_file:
+    description:
+      - The job's file on the node, as M(fleet.linux.raid_apply) returns it with C(detach=true).
+      - Default - O(jid) in the shell's C(async_dir).
+    type: str
   timeout:
     description: Seconds to wait for the job in all; it goes on in the background after that.
     type: int
@@ -68,8 +75,8 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - The async directory is the shell's C(async_dir) (C(~/.ansible_async) of the become user by default), as for
-    M(ansible.builtin.async_status).
+  - Without O(results_file), the job's file is O(jid) in the shell's C(async_dir) (C(~/.ansible_async) of the become
+    user by default), as for M(ansible.builtin.async_status).
 seealso:
   - module: fleet.linux.raid_apply
   - module: ansible.builtin.async_status
@@ -80,13 +87,13 @@ EXAMPLES = r'''
   fleet.linux.raid_apply:
     arrays: "{{ arrays }}"
     plan: "{{ job }}"
-  async: 10800
-  poll: 0
+    detach: true
   register: started
 
 - name: Wait for it, printing md's progress
   fleet.linux.raid_wait:
-    jid: "{{ started.ansible_job_id }}"
+    jid: "{{ started.job_id }}"
+    results_file: "{{ started.results_file }}"
     timeout: 10800
     stall_timeout: 900
   register: applied

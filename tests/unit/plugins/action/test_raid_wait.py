@@ -103,6 +103,14 @@ def test_the_job_result_is_returned_and_its_file_removed_with_progress_on_the_wa
     assert wait['warned'] == ['look']
 
 
+def test_the_results_file_raid_apply_returned_is_the_one_followed(wait):
+    job_file = '/var/lib/other/.ansible_async/j7.8'
+    result, node = wait['run']([poll('reshape-md0-b.txt', job='{"changed": false}')], jid='j7.8', results_file=job_file)
+    assert result['failed'] is False
+    assert job_file in node.commands[0] and JOB_FILE not in node.commands[0]
+    assert node.commands[-1] == 'rm -f -- %s' % job_file
+
+
 def test_polls_come_quickly_then_every_poll_interval(wait):
     running = poll('reshape-md0-b.txt')
     start = wait['clock'].now

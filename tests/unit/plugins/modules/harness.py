@@ -16,19 +16,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import functools
+import io
 import json
 import os
 import stat as stat_module
+import sys
 
 from ansible.module_utils import basic
-
-
-class ModuleExit(Exception):
-    """exit_json or fail_json was called: ``result`` is what the module returned."""
-
-    def __init__(self, result):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
 
 
 class FakeCommands(object):
@@ -111,18 +105,21 @@ def run_module(module, args, commands, check_mode=False, diff=False, bin_dir='/u
 
     warnings = []
 
+    # As AnsibleModule's own: the result printed as JSON on standard output, then the process's exit.
     def exit_json(self, **kwargs):
         kwargs.setdefault('changed', False)
         if warnings:
             kwargs['warnings'] = warnings
-        raise ModuleExit(kwargs)
+        print('\n%s' % json.dumps(kwargs))
+        sys.exit(0)
 
     def fail_json(self, msg, **kwargs):
         kwargs['failed'] = True
         kwargs['msg'] = msg
         if warnings:
             kwargs['warnings'] = warnings
-        raise ModuleExit(kwargs)
+        print('\n%s' % json.dumps(kwargs))
+        sys.exit(1)
 
     def warn(self, warning):
         warnings.append(warning)
@@ -142,8 +139,11 @@ def run_module(module, args, commands, check_mode=False, diff=False, bin_dir='/u
     monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8'))
     if hasattr(basic, '_ANSIBLE_PROFILE'):
         monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
+    printed = io.StringIO()
+    monkeypatch.setattr(sys, 'stdout', printed)
     try:
         module.main()
-    except ModuleExit as done:
-        return done.result
+    except SystemExit:
+        lines = printed.getvalue().strip().splitlines()
+        return json.loads(lines[-1])
     raise AssertionError('%s.main() returned without exit_json or fail_json' % module.__name__)

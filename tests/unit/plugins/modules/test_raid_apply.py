@@ -8,11 +8,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fcntl
+import json
 import os
+import sys
 import threading
+import time
 
 import pytest
 
+from ansible_collections.fleet.linux.plugins.module_utils import detach as detach_backend
 from ansible_collections.fleet.linux.plugins.module_utils import md_reshape as md_reshape_backend
 from ansible_collections.fleet.linux.plugins.module_utils import raid_apply as backend
 from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs
@@ -306,3 +310,80 @@ def test_md_progress_goes_to_the_progress_file_at_most_every_few_seconds(host, m
     clock[0] += 1
     job.report(dict(md0, done=50000))
     assert '39.4%' in (host['state'] / 'progress').read_text()
+
+
+@pytest.fixture
+def detached(monkeypatch, tmp_path):
+    """raid_apply's detach with its async directory in tmp_path and the payload AnsiballZ would leave: the call's end
+    exits as sys.exit (the harness's), not os._exit."""
+    monkeypatch.setattr(raid_apply, 'ASYNC_DIR', str(tmp_path / 'async'))
+    monkeypatch.setattr(detach_backend, '_exit_call', sys.exit)
+    payload = tmp_path / 'ansible_raid_apply_payload_x'
+    payload.mkdir()
+    monkeypatch.setattr(detach_backend, 'payload_directory', lambda module_file: str(payload))
+    return dict(async_dir=tmp_path / 'async', payload=payload)
+
+
+def job_result(path, timeout=60):
+    """The job file once the job in the background has ended."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(path) as handle:
+            result = json.load(handle)
+        if 'started' not in result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError('the job in the background did not end within %d s: %s' % (timeout, result))
+
+
+def test_detached_the_call_returns_at_once_and_the_job_file_gets_the_jobs_result(job, monkeypatch, detached):
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True, remember={'md0.grub-install': '{}\n'})],
+                 grub_install=['/dev/vda'], args=dict(job['args'], detach=True))
+    assert not result.get('failed'), result
+    assert result['changed'] is False and result['job_id'].startswith('j')
+    assert result['results_file'] == str(detached['async_dir'] / result['job_id'])
+    assert job['commands'].calls == []  # the job runs in its own process
+    assert oct(os.stat(str(detached['async_dir'])).st_mode & 0o777) == oct(0o700)
+    ended = job_result(result['results_file'])
+    assert not ended.get('failed'), ended
+    assert ended['changed'] is True
+    assert ended['actions'] == [
+        'write %s' % (job['state'] / 'md0.grub-install'),
+        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --raid-devices=4 --add /dev/vdd3' % job['args']['backup_dir'],
+        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --level=0' % job['args']['backup_dir'],
+        'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
+    assert ended['arrays'][0]['md']['finished'] is True
+    assert not detached['payload'].exists()  # the job let AnsiballZ's payload go when it ended
+    assert sorted(os.listdir(str(detached['async_dir']))) == [result['job_id']]
+
+
+def test_detached_a_failing_job_writes_its_failure_saying_what_was_done(job, monkeypatch, detached):
+    job['lab'].then(['mdadm', '--grow', '/dev/md0', '--backup-file=%s/md0-reshape.backup' % job['args']['backup_dir'], '--level=0'],
+                    None, rc=1, err='mdadm: could not set level to raid0')
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True)], args=dict(job['args'], detach=True))
+    ended = job_result(result['results_file'])
+    assert ended['failed'] is True and ended['changed'] is True
+    assert 'could not set level to raid0' in ended['msg']
+    assert [a.split(' --backup-file')[0] for a in ended['actions']] == ['mdadm --grow /dev/md0']
+
+
+def test_detached_check_mode_returns_the_plan_and_starts_nothing(job, monkeypatch, detached):
+    result = run(job, monkeypatch, check_mode=True, arrays=[array('/dev/md0', reshape=True)], changes=True,
+                 summary=[{'/dev/md0': ['grow md0 to 4 devices']}], args=dict(job['args'], detach=True))
+    assert 'job_id' not in result and result['changed'] is True and result['actions'] == ['/dev/md0: grow md0 to 4 devices']
+    assert not detached['async_dir'].exists() and job['commands'].calls == []
+
+
+@pytest.mark.parametrize('plant', ['link', 'writable'])
+def test_detached_an_async_directory_others_could_write_in_is_refused_before_anything(job, monkeypatch, detached, tmp_path, plant):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    if plant == 'link':
+        detached['async_dir'].symlink_to(elsewhere)
+    else:
+        detached['async_dir'].mkdir()
+        detached['async_dir'].chmod(0o777)
+    result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True)], args=dict(job['args'], detach=True))
+    assert result['failed'] and result['changed'] is False
+    assert result['msg'].startswith('cannot start the job in the background: %s must be a directory' % detached['async_dir'])
+    assert job['commands'].calls == [] and os.listdir(str(elsewhere)) == []
