@@ -111,18 +111,22 @@ def _background(job_file, body, payload):
     except BaseException:
         write_job_file(job_file, dict(failed=True, msg='the job could not start in the background: %s' % traceback.format_exc()))
         os._exit(1)
-    code = 0
     try:
         os.chdir('/')
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        write_job_file(job_file, run_captured(body))
+        result = run_captured(body)
     except BaseException:
-        code = 1
+        result = dict(failed=True, msg='the job in the background failed: %s' % traceback.format_exc())
+    # The payload goes first: once the result is in the job file, nothing of the job is left.
+    if payload:
+        shutil.rmtree(payload, ignore_errors=True)
+    code = 1
+    try:
+        write_job_file(job_file, result)
+        code = 0
     finally:
-        if payload:
-            shutil.rmtree(payload, ignore_errors=True)
         os._exit(code)
 
 
