@@ -28,6 +28,7 @@ FIRST_POLL_SECONDS = 0.5
 ARGUMENT_SPEC = dict(
     jid=dict(type='str', required=True),
     results_file=dict(type='str'),
+    pid=dict(type='int'),
     timeout=dict(type='int', default=10800),
     poll_interval=dict(type='float', default=5),
     stall_timeout=dict(type='int', default=600),
@@ -58,7 +59,7 @@ class ActionModule(ActionBase):
         pause, wait = FIRST_POLL_SECONDS, 0
         while True:
             try:
-                polled = self._poll(poll_command(job_file, wait))
+                polled = self._poll(poll_command(job_file, wait, args['pid']))
             except AnsibleConnectionFailure as error:
                 display.warning('%s: cannot reach the node to look at the job (%s); trying again' % (host, error))
                 polled = None
@@ -79,6 +80,14 @@ class ActionModule(ActionBase):
                 if job_finished(job):
                     self._cleanup(job_file)
                     return self._finish(result, job)
+                if polled['alive'] is False:
+                    self._cleanup(job_file)
+                    result.update(failed=True, msg=(
+                        'the RAID job (process %d) ended without writing its result: it was killed (out of memory? '
+                        'journalctl -k) or died. md goes on with what it was doing (cat /proc/mdstat; the progress file '
+                        'in the state directory says what the job was doing). Run the playbook again: it reads the '
+                        'arrays as the job left them and goes on.' % args['pid']))
+                    return result
                 self._report(host, polled['arrays'], reported, now, args['report_interval'])
                 stuck = watch.update(polled['arrays'], now)
                 if stuck:

@@ -102,12 +102,15 @@ def payload_directory(module_file):
     return None
 
 
-def _background(job_file, body, payload):
-    """The job's own process, detached from the call's session and pipes; never returns."""
+def _background(job_file, body, payload, tell):
+    """The job's own process, detached from the call's session and pipes, its process id written to ``tell``;
+    never returns."""
     try:
         os.setsid()
         if os.fork():
             os._exit(0)
+        os.write(tell, str(os.getpid()).encode('ascii'))
+        os.close(tell)
     except BaseException:
         write_job_file(job_file, dict(failed=True, msg='the job could not start in the background: %s' % traceback.format_exc()))
         os._exit(1)
@@ -132,7 +135,8 @@ def _background(job_file, body, payload):
 
 def detach(module, body, async_dir=ASYNC_DIR):
     """Start ``body`` (the rest of the module, ending in exit_json or fail_json) in the background and end the
-    module's call with ``job_id`` and ``results_file``, as async with poll 0 does. Fails the module, nothing
+    module's call with ``job_id`` and ``results_file``, as async with poll 0 does, and ``pid``, the job's process
+    (a follower can tell a job killed before its result from one still running). Fails the module, nothing
     started, when the job file cannot be written."""
     try:
         directory = job_directory(async_dir)
@@ -143,12 +147,17 @@ def detach(module, body, async_dir=ASYNC_DIR):
         module.fail_json(msg='cannot start the job in the background: %s' % error, changed=False)
     payload = payload_directory(__file__)
     sys.stdout.flush()
+    told, tell = os.pipe()
     child = os.fork()
     if child == 0:
-        _background(job_file, body, payload)
+        os.close(told)
+        _background(job_file, body, payload, tell)
+    os.close(tell)
     os.waitpid(child, 0)
+    with os.fdopen(told, 'rb') as reader:
+        pid = reader.read().decode('ascii')  # until both children have let the pipe go
     try:
-        module.exit_json(changed=False, job_id=job_id, results_file=job_file)
+        module.exit_json(changed=False, job_id=job_id, results_file=job_file, pid=int(pid) if pid.isdigit() else None)
     except SystemExit as ended:
         sys.stdout.flush()
         _exit_call(ended.code or 0)

@@ -27,17 +27,20 @@ MD_FIELDS = ('sync_action', 'array_state', 'sync_speed', 'sync_speed_max', 'resh
 WAIT_STEP_SECONDS = 0.2
 
 
-def poll_command(job_file, wait=0):
+def poll_command(job_file, wait=0, pid=None):
     """The shell command that prints the job file and, per md array, its counters.
 
     With ``wait`` (seconds), it first waits on the node, looking every WAIT_STEP_SECONDS, until the job has
     ended (its file no longer says "started") or ``wait`` has passed: the end is seen at once, with no round
-    trip per look."""
+    trip per look. With ``pid`` (the job's process), it says whether that process still runs (not a zombie),
+    before it reads the job file: a job that had ended by then has its result in the file."""
     counters = ' '.join('"$(cat "$d/%s" 2>/dev/null | cut -d" " -f1-3)"' % field for field in MD_FIELDS)
     looks = int(math.ceil(round(wait / WAIT_STEP_SECONDS, 6)))
     wait_for_end = ('i=0; while [ "$i" -lt %d ] && grep -qs \'"started"\' -- %s; do sleep %s; i=$((i+1)); done; '
                     % (looks, quote(job_file), WAIT_STEP_SECONDS)) if looks > 0 else ''
-    return (wait_for_end + "printf '@job '; cat -- %s 2>/dev/null || printf '{}'; echo; "
+    alive = ('s=$(sed "s/.*) //" /proc/%d/stat 2>/dev/null | cut -d" " -f1); '
+             'case "$s" in ""|Z|X|x) echo "@alive no";; *) echo "@alive yes";; esac; ' % int(pid)) if pid else ''
+    return (wait_for_end + alive + "printf '@job '; cat -- %s 2>/dev/null || printf '{}'; echo; "
             "printf '@boot %%s\\n' \"$(cat /proc/sys/kernel/random/boot_id)\"; "
             "printf '@limits %%s %%s\\n' \"$(cat /proc/sys/dev/raid/speed_limit_min)\" \"$(cat /proc/sys/dev/raid/speed_limit_max)\"; "
             "for d in /sys/block/md*/md; do [ -r \"$d/sync_action\" ] || continue; n=${d%%/md}; "
@@ -76,8 +79,9 @@ def counters_from_sysfs(name, sysfs):
 
 def parse_poll(stdout):
     """What poll_command printed: the job (its async result so far; None if the file is missing or
-    torn), the boot id, md's system speed limits (KiB/s) and the arrays by name."""
-    polled = dict(job=None, boot_id=None, limits=(None, None), arrays={})
+    torn), whether its process was alive (None when not asked), the boot id, md's system speed limits (KiB/s)
+    and the arrays by name."""
+    polled = dict(job=None, alive=None, boot_id=None, limits=(None, None), arrays={})
     for line in stdout.splitlines():
         tag, _sep, rest = line.partition(' ')
         if tag == '@job':
@@ -86,6 +90,8 @@ def parse_poll(stdout):
             except ValueError:
                 job = None
             polled['job'] = job if isinstance(job, dict) and job else None
+        elif tag == '@alive':
+            polled['alive'] = rest.strip() == 'yes'
         elif tag == '@boot':
             polled['boot_id'] = rest.strip() or None
         elif tag == '@limits':

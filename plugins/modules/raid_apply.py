@@ -109,6 +109,7 @@ EXAMPLES = r'''
   fleet.linux.raid_wait:
     jid: "{{ started.job_id }}"
     results_file: "{{ started.results_file }}"
+    pid: "{{ started.pid | default(omit, true) }}"
     timeout: 86400
   when: job.changes and not job.refusals
 '''
@@ -126,6 +127,13 @@ results_file:
   returned: when O(detach) started the job
   type: str
   sample: /root/.ansible_async/j482917303458.2811
+pid:
+  description:
+    - The process id of the job started in the background (O(detach)); M(fleet.linux.raid_wait) tells a job killed
+      before it wrote its result (the OOM killer) from one still running by it. Null if the job could not start.
+  returned: when O(detach) started the job
+  type: int
+  sample: 2811
 waited_for_job:
   description:
     - The other job this one waited for (C(process), its process id, and C(last), the last line of its progress file);

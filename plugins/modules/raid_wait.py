@@ -29,7 +29,8 @@ description:
     meanwhile waits for it (M(fleet.linux.raid_apply)).
   - A dropped connection changes nothing - the poll is tried again until O(timeout). A node that rebooted meanwhile
     (its boot id changed) ends the wait with a failure that says to run again - the job is gone, and the next run
-    reads the arrays as the reboot left them.
+    reads the arrays as the reboot left them. A job whose process (O(pid)) ended without writing its result (killed)
+    ends the wait at once too, saying so.
   - Removes the job's async result file once the job has ended, as M(ansible.builtin.async_status) does with
     C(mode=cleanup).
 author:
@@ -46,6 +47,12 @@ options:
       - The job's file on the node, as M(fleet.linux.raid_apply) returns it with C(detach=true).
       - Default - O(jid) in the shell's C(async_dir).
     type: str
+  pid:
+    description:
+      - The job's process id, as M(fleet.linux.raid_apply) returns it with C(detach=true). Each poll then also
+        looks whether that process still runs, so a job killed before it wrote its result (the OOM killer) ends
+        the wait at once, saying so, rather than at O(timeout).
+    type: int
   timeout:
     description: Seconds to wait for the job in all; it goes on in the background after that.
     type: int
@@ -94,6 +101,7 @@ EXAMPLES = r'''
   fleet.linux.raid_wait:
     jid: "{{ started.job_id }}"
     results_file: "{{ started.results_file }}"
+    pid: "{{ started.pid | default(omit, true) }}"
     timeout: 10800
     stall_timeout: 900
   register: applied

@@ -111,6 +111,22 @@ def test_the_results_file_raid_apply_returned_is_the_one_followed(wait):
     assert node.commands[-1] == 'rm -f -- %s' % job_file
 
 
+def test_a_job_whose_process_died_without_its_result_ends_the_wait_saying_so(wait):
+    """The process (pid) is looked at before the file: gone with the file still saying "started", it was killed."""
+    result, node = wait['run']([poll('reshape-md0-a.txt') + '@alive yes\n', poll('reshape-md0-b.txt') + '@alive no\n'],
+                               pid=2811)
+    assert result['failed'] is True
+    assert result['msg'].startswith('the RAID job (process 2811) ended without writing its result: it was killed')
+    assert all('/proc/2811/stat' in cmd for cmd in node.commands[:2])
+    assert node.commands[-1] == 'rm -f -- %s' % JOB_FILE
+
+
+def test_a_job_that_ended_with_its_result_is_not_taken_for_killed(wait):
+    done = '{"changed": true, "actions": []}'
+    result, _node = wait['run']([poll('reshape-md0-b.txt', job=done) + '@alive no\n'], pid=2811)
+    assert result['failed'] is False and result['changed'] is True
+
+
 def test_polls_come_quickly_then_every_poll_interval(wait):
     running = poll('reshape-md0-b.txt')
     start = wait['clock'].now

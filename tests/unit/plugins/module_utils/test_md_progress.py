@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import os
 import subprocess
+import time
 
 import pytest
 from hypothesis import given, strategies as st
@@ -135,3 +136,27 @@ def test_the_poll_waits_on_the_node_until_the_job_has_ended(tmp_path):
     missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'), wait=120)],
                                                  timeout=60).decode())
     assert missing['job'] is None
+
+
+def test_the_poll_says_whether_the_jobs_process_runs(tmp_path):
+    """A running process (even named with ') ' in it) is alive; an ended one, reaped or still a zombie, is not; without
+    a pid nothing is said."""
+    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
+    job = tmp_path / 'j1.2'
+    job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
+
+    def polled(pid):
+        return parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), pid=pid)], timeout=60).decode())
+    assert polled(None)['alive'] is None
+    odd = tmp_path / 'a) b'
+    os.symlink('/bin/sleep', str(odd))
+    running = subprocess.Popen([str(odd), '60'])
+    try:
+        assert polled(running.pid)['alive'] is True
+    finally:
+        running.kill()
+    time.sleep(0.2)
+    assert polled(running.pid)['alive'] is False  # a zombie: not reaped yet
+    running.wait()
+    assert polled(running.pid)['alive'] is False
+    assert polled(running.pid)['job']['started'] == 1

@@ -324,6 +324,15 @@ def detached(monkeypatch, tmp_path):
     return dict(async_dir=tmp_path / 'async', payload=payload)
 
 
+def running(pid):
+    """Whether the process runs (a zombie, left for whoever reaps orphans here, does not)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(') ', 1)[1].split()[0] not in ('Z', 'X', 'x')
+    except (IOError, OSError):
+        return False
+
+
 def job_result(path, timeout=60):
     """The job file once the job in the background has ended."""
     deadline = time.time() + timeout
@@ -341,6 +350,7 @@ def test_detached_the_call_returns_at_once_and_the_job_file_gets_the_jobs_result
                  grub_install=['/dev/vda'], args=dict(job['args'], detach=True))
     assert not result.get('failed'), result
     assert result['changed'] is False and result['job_id'].startswith('j')
+    assert isinstance(result['pid'], int) and result['pid'] != os.getpid()
     assert result['results_file'] == str(detached['async_dir'] / result['job_id'])
     assert job['commands'].calls == []  # the job runs in its own process
     assert oct(os.stat(str(detached['async_dir'])).st_mode & 0o777) == oct(0o700)
@@ -354,6 +364,10 @@ def test_detached_the_call_returns_at_once_and_the_job_file_gets_the_jobs_result
         'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
     assert ended['arrays'][0]['md']['finished'] is True
     assert not detached['payload'].exists()  # the job let AnsiballZ's payload go when it ended
+    deadline = time.time() + 30
+    while running(result['pid']) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not running(result['pid'])  # the job's process, told by the call, has ended
     assert sorted(os.listdir(str(detached['async_dir']))) == [result['job_id']]
 
 
