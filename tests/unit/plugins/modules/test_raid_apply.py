@@ -159,16 +159,20 @@ def test_the_initramfs_follows_mdadm_conf_only_when_newer(host, monkeypatch, tmp
     assert result['actions'] == (['/usr/sbin/update-initramfs -u -k all'] if runs else [])
 
 
+def md0_job_actions(job):
+    """What md0's job (its owed GRUB step remembered, the reshape, mdadm.conf, GRUB on vda) reports it did."""
+    return ['write %s' % (job['state'] / 'md0.grub-install'),
+            'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --raid-devices=4 --add /dev/vdd3' % job['args']['backup_dir'],
+            'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --level=0' % job['args']['backup_dir'],
+            'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
+
+
 def test_an_array_is_reshaped_after_its_owed_steps_are_remembered_and_before_the_boot_steps(job, monkeypatch):
     result = run(job, monkeypatch, arrays=[array('/dev/md0', reshape=True, remember={'md0.grub-install': '{}\n'})],
                  grub_install=['/dev/vda'], args=job['args'])
     assert not result.get('failed'), result['msg']
     assert result['changed'] is True
-    assert result['actions'] == [
-        'write %s' % (job['state'] / 'md0.grub-install'),
-        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --raid-devices=4 --add /dev/vdd3' % job['args']['backup_dir'],
-        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --level=0' % job['args']['backup_dir'],
-        'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
+    assert result['actions'] == md0_job_actions(job)
     (md0,) = result['arrays']
     assert (md0['md']['after']['level'], md0['md']['after']['members'], md0['md']['finished']) == (0, SWAP, True)
     assert md0['md']['config_line'] in open(job['lab'].config_file).read()
@@ -357,11 +361,7 @@ def test_detached_the_call_returns_at_once_and_the_job_file_gets_the_jobs_result
     ended = job_result(result['results_file'])
     assert not ended.get('failed'), ended
     assert ended['changed'] is True
-    assert ended['actions'] == [
-        'write %s' % (job['state'] / 'md0.grub-install'),
-        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --raid-devices=4 --add /dev/vdd3' % job['args']['backup_dir'],
-        'mdadm --grow /dev/md0 --backup-file=%s/md0-reshape.backup --level=0' % job['args']['backup_dir'],
-        'write %s' % job['lab'].config_file, '/usr/sbin/grub-install --target=i386-pc /dev/vda']
+    assert ended['actions'] == md0_job_actions(job)
     assert ended['arrays'][0]['md']['finished'] is True
     assert not detached['payload'].exists()  # the job let AnsiballZ's payload go when it ended
     deadline = time.time() + 30
