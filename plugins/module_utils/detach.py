@@ -133,11 +133,11 @@ def _background(job_file, body, payload, tell):
         os._exit(code)
 
 
-def detach(module, body, async_dir=ASYNC_DIR):
+def detach(module, body, async_dir=ASYNC_DIR, result=None):
     """Start ``body`` (the rest of the module, ending in exit_json or fail_json) in the background and end the
     module's call with ``job_id`` and ``results_file``, as async with poll 0 does, and ``pid``, the job's process
-    (a follower can tell a job killed before its result from one still running). Fails the module, nothing
-    started, when the job file cannot be written."""
+    (a follower can tell a job killed before its result from one still running), with ``result``'s items. Fails the
+    module, nothing started, when the job file cannot be written."""
     try:
         directory = job_directory(async_dir)
         job_id = 'j%d.%d' % (random.randint(0, 999999999999), os.getpid())
@@ -157,7 +157,8 @@ def detach(module, body, async_dir=ASYNC_DIR):
     with os.fdopen(told, 'rb') as reader:
         pid = reader.read().decode('ascii')  # until both children have let the pipe go
     try:
-        module.exit_json(changed=False, job_id=job_id, results_file=job_file, pid=int(pid) if pid.isdigit() else None)
+        module.exit_json(changed=False, job_id=job_id, results_file=job_file, pid=int(pid) if pid.isdigit() else None,
+                         **(result or {}))
     except SystemExit as ended:
         sys.stdout.flush()
         _exit_call(ended.code or 0)

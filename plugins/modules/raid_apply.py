@@ -12,8 +12,9 @@ module: raid_apply
 short_description: Apply a RAID job's plan in one call
 version_added: 0.1.0
 description:
-  - The one act of the P(fleet.linux.raid_reshape#role) role. It applies O(plan) - what the C(raid_reshape_plan)
-    filter planned from M(fleet.linux.raid_plan)'s survey of O(arrays) - in one module call. For each array, in
+  - The P(fleet.linux.raid_reshape#role) role's one call. It applies O(plan) - what the C(raid_reshape_plan)
+    filter planned from M(fleet.linux.raid_plan)'s survey of O(arrays) - in one module call, or with O(planning)
+    reads and plans the job itself first, as those two do, then applies that plan. For each array, in
     order, as the plan lists - remember the boot steps its reshape will owe (files in O(state_dir), so that a run
     stopped half-way finishes them next time), reshape it as M(fleet.linux.md_reshape) does and write its ARRAY
     entry to O(config_file), mount C(/boot) if fstab has it and it is not mounted (after a restart in the middle
@@ -42,8 +43,38 @@ options:
         of O(arrays)) C(device), C(remember), C(reshape), C(mount_boot), C(grow_filesystem), C(rebuild_swap); for the
         host C(initramfs), C(initramfs_if_outdated), C(grub_mkconfig), C(grub_install), C(forget), C(start_degraded);
         C(summary) for check mode.
+      - Or O(planning) - one of the two is needed.
     type: dict
-    required: true
+  planning:
+    description:
+      - Read and plan the job in this call instead of taking O(plan) - the survey M(fleet.linux.raid_plan) returns
+        (RV(survey)) and the plan the C(raid_reshape_plan) filter makes of it (RV(plan)), with these settings and
+        the module's own O(config_file), O(swap_force), O(initramfs_command), O(grub_target) and
+        O(grub_mkconfig_command). What the survey or the plan refuses fails the module before anything changes; a
+        plan with nothing to do starts no job. One module call then does what a call of M(fleet.linux.raid_plan) and
+        one of this module did - on a slow node a Python start fewer.
+    type: dict
+    suboptions:
+      backup_min_free_mib:
+        description: The room (MiB) the backup file's directory must have free.
+        type: int
+        default: 64
+      update_initramfs:
+        description: Regenerate the initramfs when mdadm.conf changes or is newer than an image in C(/boot).
+        type: bool
+        default: true
+      grub_install:
+        description: Install GRUB on every disk of an array holding C(/boot) that lacks it or whose array changes.
+        type: bool
+        default: true
+      start_degraded_boot:
+        description: Want mdadm's last-resort timer of an array holding C(/boot) at boot (start it degraded).
+        type: bool
+        default: true
+      disk_speed_kib:
+        description: The disks' own speed (KiB/s) the estimate of md's steps assumes.
+        type: int
+        default: 102400
   initramfs_command:
     description: The command regenerating the initramfs, run when the plan says so.
     type: list
@@ -70,8 +101,8 @@ options:
     type: bool
     default: false
 notes:
-  - In check mode it runs and reads nothing and returns the plan's steps; M(fleet.linux.raid_plan) and the
-    C(raid_reshape_plan) filter are the job's dry run.
+  - In check mode it returns the plan's steps and changes nothing; with O(plan) it reads nothing (M(fleet.linux.raid_plan)
+    and the C(raid_reshape_plan) filter are then the job's dry run), with O(planning) it reads and plans as a real run does.
   - A reshape of a real array takes hours; run the task with O(detach=true) (or under C(async) with C(poll 0)) so that
     a dropped connection does not matter (the reshape goes on in the kernel, and the next run waits for it), and
     M(fleet.linux.raid_wait) after it to see md's progress and be told at once when md is stuck.
@@ -84,6 +115,28 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Read, plan and start the job in one call, and follow it
+  block:
+    - name: Read, plan and start
+      fleet.linux.raid_apply:
+        arrays:
+          - {device: /dev/md0, level: 0, devices: [/dev/sda3, /dev/sdb3, /dev/sdc3, /dev/sdd3], content: swap}
+        planning: {update_initramfs: true}
+        detach: true
+      register: started
+
+    - name: Show the plan
+      ansible.builtin.debug:
+        msg: "{{ started.plan.summary }}"
+
+    - name: Wait for the job, printing md's progress
+      fleet.linux.raid_wait:
+        jid: "{{ started.job_id }}"
+        results_file: "{{ started.results_file }}"
+        pid: "{{ started.pid | default(omit, true) }}"
+        timeout: 86400
+      when: started.job_id is defined
+
 - name: Survey the arrays
   fleet.linux.raid_plan:
     arrays: &arrays
@@ -160,6 +213,17 @@ arrays:
   returned: success, not in check mode
   type: list
   elements: dict
+survey:
+  description: With O(planning), what M(fleet.linux.raid_plan) returns for O(arrays) (its RV(fleet.linux.raid_plan#module:arrays),
+    RV(fleet.linux.raid_plan#module:speed_limits), RV(fleet.linux.raid_plan#module:memory) and
+    RV(fleet.linux.raid_plan#module:initramfs)); on a refusal of the survey only the arrays.
+  returned: with O(planning)
+  type: dict
+plan:
+  description: With O(planning), the plan made in the call, as the C(raid_reshape_plan) filter returns it (C(summary), C(changes),
+    C(refusals), per array its steps, the boot steps).
+  returned: with O(planning), once the survey passed
+  type: dict
 '''
 
 import os
@@ -167,36 +231,71 @@ import os
 from ansible_collections.fleet.linux.plugins.module_utils.blockdev import BlockDevices
 from ansible_collections.fleet.linux.plugins.module_utils.common import Refusal, TruthfulModule
 from ansible_collections.fleet.linux.plugins.module_utils.detach import ASYNC_DIR, detach
+from ansible_collections.fleet.linux.plugins.module_utils.md_estimate import DEFAULT_DISK_SPEED_KIB
 from ansible_collections.fleet.linux.plugins.module_utils.raid_apply import JobApply
-from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS
+from ansible_collections.fleet.linux.plugins.module_utils.raid_job import JOB_OPTIONS, plan_job
+from ansible_collections.fleet.linux.plugins.module_utils.raid_survey import survey_job
 
 # Where the kernel is read and how a /dev path is identified (tests point them at fixture trees).
 SYS_ROOT = '/sys'
 PROC_ROOT = '/proc'
+DEV_ROOT = '/dev'
 STAT = os.stat
+
+# The settings of the plan made in the call (planning); the rest comes from the module's own options.
+PLANNING_OPTIONS = dict(
+    backup_min_free_mib=dict(type='int', default=64),
+    update_initramfs=dict(type='bool', default=True),
+    grub_install=dict(type='bool', default=True),
+    start_degraded_boot=dict(type='bool', default=True),
+    disk_speed_kib=dict(type='int', default=DEFAULT_DISK_SPEED_KIB),
+)
 
 
 def main():
     module = TruthfulModule(
         argument_spec=dict(
             JOB_OPTIONS,
-            plan=dict(type='dict', required=True),
+            plan=dict(type='dict'),
+            planning=dict(type='dict', options=PLANNING_OPTIONS),
             initramfs_command=dict(type='list', elements='str', default=['update-initramfs', '-u', '-k', 'all']),
             grub_mkconfig_command=dict(type='list', elements='str', default=['grub-mkconfig', '-o', '/boot/grub/grub.cfg']),
             grub_target=dict(type='str', default='i386-pc'),
             detach=dict(type='bool', default=False),
         ),
+        mutually_exclusive=[('plan', 'planning')],
         supports_check_mode=True,
     )
-    job = JobApply(module, BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, stat_path=STAT))
+    if module.params['plan'] is None and module.params['planning'] is None:
+        module.fail_json(msg='give the plan to apply (plan), or planning to read and plan the job in this call')
+    blockdevs = BlockDevices(sys_root=SYS_ROOT, proc_root=PROC_ROOT, dev_root=DEV_ROOT, stat_path=STAT)
+    planned = plan_here(module, blockdevs) if module.params['planning'] is not None else {}
+    job = JobApply(module, blockdevs)
     if module.check_mode:
-        module.exit_json(changed=bool(module.params['plan'].get('changes')), actions=job.planned())
+        module.exit_json(changed=bool(module.params['plan'].get('changes')), actions=job.planned(), **planned)
+    if planned and not planned['plan']['changes']:
+        module.exit_json(changed=False, actions=[], **planned)
     if module.params['detach']:
-        detach(module, lambda: apply(module, job), ASYNC_DIR)
-    apply(module, job)
+        detach(module, lambda: apply(module, job, planned), ASYNC_DIR, planned)
+    apply(module, job, planned)
 
 
-def apply(module, job):
+def plan_here(module, blockdevs):
+    """The survey raid_plan returns and the plan the raid_reshape_plan filter makes of it, both made in this call;
+    what the survey or the plan refuses fails the module before anything changes."""
+    survey, refusals = survey_job(module, blockdevs)
+    if refusals:
+        module.fail_json(msg=' | '.join(refusals), refusals=refusals, survey=survey)
+    params = module.params
+    plan = plan_job(survey, dict(params['planning'], **dict((name, params[name]) for name in (
+        'config_file', 'swap_force', 'initramfs_command', 'grub_target', 'grub_mkconfig_command'))))
+    if plan['refusals']:
+        module.fail_json(msg=' | '.join(plan['refusals']), refusals=plan['refusals'], survey=survey, plan=plan)
+    params['plan'] = plan
+    return dict(survey=survey, plan=plan)
+
+
+def apply(module, job, planned):
     try:
         arrays = job.run()
     except (Refusal, IOError, OSError) as failure:
@@ -204,8 +303,8 @@ def apply(module, job):
     if job.waited_for:
         module.exit_json(changed=False, actions=[], arrays=[], waited_for_job=job.waited_for,
                          msg='waited for another RAID job (process %s) to end; its plan is read again from what it left'
-                             % job.waited_for['process'])
-    module.exit_json(changed=module.changed, actions=module.actions, arrays=arrays)
+                             % job.waited_for['process'], **planned)
+    module.exit_json(changed=module.changed, actions=module.actions, arrays=arrays, **planned)
 
 
 if __name__ == '__main__':

@@ -19,10 +19,12 @@ import pytest
 from ansible_collections.fleet.linux.plugins.module_utils import detach as detach_backend
 from ansible_collections.fleet.linux.plugins.module_utils import md_reshape as md_reshape_backend
 from ansible_collections.fleet.linux.plugins.module_utils import raid_apply as backend
+from ansible_collections.fleet.linux.plugins.module_utils import raid_survey
+from ansible_collections.fleet.linux.plugins.filter.raid_reshape_plan import raid_reshape_plan
 from ansible_collections.fleet.linux.plugins.module_utils.md_progress import counters_from_sysfs
 from ansible_collections.fleet.linux.plugins.modules import raid_apply
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeCommands, FakeStat, run_module
-from ansible_collections.fleet.linux.tests.unit.plugins.modules.test_md_reshape import BLANK_PARTITION, SWAP, Lab
+from ansible_collections.fleet.linux.tests.unit.plugins.modules.test_md_reshape import AMBIVALENT, BLANK_PARTITION, SWAP, Lab
 
 GRUB_OUTPUT = 'Installing for i386-pc platform.\nInstallation finished. No error reported.\n'
 
@@ -401,3 +403,93 @@ def test_detached_an_async_directory_others_could_write_in_is_refused_before_any
     assert result['failed'] and result['changed'] is False
     assert result['msg'].startswith('cannot start the job in the background: %s must be a directory' % detached['async_dir'])
     assert job['commands'].calls == [] and os.listdir(str(elsewhere)) == []
+
+
+@pytest.fixture
+def planning(job, tmp_path, monkeypatch):
+    """The job's host as raid_apply's own survey (planning) reads it: the lab's md0 with /dev, fstab, /boot and the
+    systemd directory in tmp_path."""
+    dev = tmp_path / 'devnodes'
+    dev.mkdir()
+    fstab = tmp_path / 'fstab'
+    fstab.write_text(u'')
+    (tmp_path / 'boot').mkdir()
+    monkeypatch.setattr(raid_apply, 'DEV_ROOT', str(dev))
+    for name, value in (('FSTAB', str(fstab)), ('INITRAMFS_DIR', str(tmp_path / 'boot')), ('SYSTEMD_WANTS', str(job['wants']))):
+        monkeypatch.setattr(raid_survey, name, value)
+    return job
+
+
+def plan_and_apply(job, monkeypatch, check_mode=False, **args):
+    """raid_apply reading and planning md0's grow to four members itself (planning), then applying it."""
+    args = dict(dict(job['args'], arrays=[dict(device='/dev/md0', level='0', devices=SWAP)], state_dir=str(job['state']),
+                     planning=dict(update_initramfs=False)), **args)
+    return run_module(raid_apply, args, job['commands'], check_mode=check_mode, monkeypatch=monkeypatch)
+
+
+def mdadm_grows(job):
+    return [c for c in job['commands'].calls if c[:2] == ['mdadm', '--grow']]
+
+
+def test_planning_reads_plans_and_applies_in_one_call(planning, monkeypatch):
+    result = plan_and_apply(planning, monkeypatch)
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is True
+    assert result['plan']['changes'] is True and result['plan']['refusals'] == []
+    assert result['plan'] == raid_reshape_plan(result['survey'], {'update_initramfs': False,
+                                                                 'config_file': planning['lab'].config_file})
+    assert result['survey']['arrays'][0]['md']['before']['members'] == SWAP[:3]
+    assert [a.split(' --backup-file')[0] for a in result['actions']] == [
+        'mdadm --grow /dev/md0', 'mdadm --grow /dev/md0', 'write %s' % planning['lab'].config_file]
+    assert len(mdadm_grows(planning)) == 2
+    progress = (planning['state'] / 'progress').read_text()
+    again = plan_and_apply(planning, monkeypatch)
+    assert not again.get('failed'), again.get('msg')
+    assert (again['changed'], again['actions'], again['plan']['changes']) == (False, [], False)
+    assert len(mdadm_grows(planning)) == 2  # nothing to do: no job ran
+    assert (planning['state'] / 'progress').read_text() == progress
+
+
+def test_planning_in_check_mode_reads_and_plans_and_changes_nothing(planning, monkeypatch):
+    result = plan_and_apply(planning, monkeypatch, check_mode=True)
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is True
+    assert [a.split(' --backup-file')[0] for a in result['actions']] == ['/dev/md0: mdadm --grow /dev/md0'] * 2
+    assert result['plan']['summary'][0]['/dev/md0'][0].startswith('mdadm --grow /dev/md0')
+    assert mdadm_grows(planning) == [] and planning['lab'].writes() == []
+    assert os.listdir(str(planning['state'])) == []
+
+
+def test_planning_a_refusal_of_the_survey_fails_before_anything(planning, monkeypatch):
+    planning['lab'].blkid('/dev/vdd3', AMBIVALENT)
+    result = plan_and_apply(planning, monkeypatch)
+    assert result['failed'] and result['changed'] is False and result['actions'] == []
+    assert result['msg'].startswith('/dev/md0: /dev/vdd3 holds')
+    assert result['refusals'] == [result['msg']] and 'plan' not in result
+    assert mdadm_grows(planning) == [] and planning['lab'].writes() == []
+    assert os.listdir(str(planning['state'])) == []
+
+
+def test_planning_a_refusal_of_the_plan_fails_before_anything(planning, monkeypatch):
+    result = plan_and_apply(planning, monkeypatch, planning=dict(update_initramfs=False, backup_min_free_mib=1 << 40))
+    assert result['failed'] and result['changed'] is False and result['actions'] == []
+    assert result['refusals'] == result['plan']['refusals'] and 'free' in result['msg']
+    assert mdadm_grows(planning) == [] and planning['lab'].writes() == []
+
+
+def test_planning_takes_no_plan_of_its_own_and_needs_one_of_the_two(planning, monkeypatch):
+    both = plan_and_apply(planning, monkeypatch, plan={'arrays': []})
+    assert both['failed'] and 'mutually exclusive' in both['msg']
+    neither = plan_and_apply(planning, monkeypatch, planning=None)
+    assert neither['failed'] and neither['msg'].startswith('give the plan to apply (plan), or planning')
+    assert planning['commands'].calls == []
+
+
+def test_planning_detached_returns_the_plan_with_the_job(planning, monkeypatch, detached):
+    result = plan_and_apply(planning, monkeypatch, detach=True)
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is False and result['job_id'].startswith('j') and result['plan']['changes'] is True
+    assert mdadm_grows(planning) == []  # the job runs in its own process
+    ended = job_result(result['results_file'])
+    assert not ended.get('failed'), ended
+    assert ended['changed'] is True and len(ended['actions']) == 3

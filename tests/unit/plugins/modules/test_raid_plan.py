@@ -12,6 +12,7 @@ import os
 import pytest
 
 from ansible_collections.fleet.linux.plugins.filter.raid_reshape_plan import raid_reshape_plan
+from ansible_collections.fleet.linux.plugins.module_utils import raid_survey
 from ansible_collections.fleet.linux.plugins.modules import raid_plan
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.harness import FakeStat, run_module
 from ansible_collections.fleet.linux.tests.unit.plugins.modules.test_md_reshape import (
@@ -40,9 +41,11 @@ class Host(object):
         self.backup_dir = tmp_path / 'backups'
         self.backup_dir.mkdir(mode=0o700)
         for name, value in (('SYS_ROOT', os.path.join(lab.root, 'sys')), ('PROC_ROOT', os.path.join(lab.root, 'proc')),
-                            ('STAT', FakeStat(lab.dev)), ('DEV_ROOT', str(dev)), ('FSTAB', str(self.fstab)),
-                            ('INITRAMFS_DIR', str(tmp_path / 'boot')), ('SYSTEMD_WANTS', str(tmp_path / 'wants'))):
+                            ('STAT', FakeStat(lab.dev)), ('DEV_ROOT', str(dev))):
             monkeypatch.setattr(raid_plan, name, value)
+        for name, value in (('FSTAB', str(self.fstab)), ('INITRAMFS_DIR', str(tmp_path / 'boot')),
+                            ('SYSTEMD_WANTS', str(tmp_path / 'wants'))):
+            monkeypatch.setattr(raid_survey, name, value)
         self.monkeypatch = monkeypatch
 
     def run(self, arrays, **args):
