@@ -143,7 +143,6 @@ class JobSurvey(object):
         return any(mount['mountpoint'] == BOOT for mount in self.blockdevs.mounts())
 
 
-
 def survey_job(module, blockdevs):
     """The survey of every array of module.params['arrays'] and of the host; the refusals of the arrays that
     cannot be reshaped as declared (then the host is not read and each such array has only C(device) and C(refusal))."""

@@ -436,8 +436,8 @@ def test_planning_reads_plans_and_applies_in_one_call(planning, monkeypatch):
     assert not result.get('failed'), result.get('msg')
     assert result['changed'] is True
     assert result['plan']['changes'] is True and result['plan']['refusals'] == []
-    assert result['plan'] == raid_reshape_plan(result['survey'], {'update_initramfs': False,
-                                                                 'config_file': planning['lab'].config_file})
+    options = {'update_initramfs': False, 'config_file': planning['lab'].config_file}
+    assert result['plan'] == raid_reshape_plan(result['survey'], options)
     assert result['survey']['arrays'][0]['md']['before']['members'] == SWAP[:3]
     assert [a.split(' --backup-file')[0] for a in result['actions']] == [
         'mdadm --grow /dev/md0', 'mdadm --grow /dev/md0', 'write %s' % planning['lab'].config_file]
