@@ -27,6 +27,7 @@ SOURCE = textwrap.dedent('''
         return inner
     ''').encode()
 
+
 @pytest.fixture
 def code_cache(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location('fleet_lab_code_cache', MODULE)
@@ -93,7 +94,7 @@ def test_a_cache_directory_others_could_write_is_not_used(code_cache, tmp_path, 
         os.mkdir(str(tmp_path / 'elsewhere'), 0o700)
         os.symlink(str(tmp_path / 'elsewhere'), code_cache.CACHE)
     calls = []
-    for _ in range(2):
+    for _attempt in range(2):
         assert run(code_cache.compile_source('/z.zip/a.py', SOURCE, counting_compile(calls)))()() == 42
     assert len(calls) == 2
     assert os.listdir(code_cache.CACHE) == []
@@ -122,7 +123,7 @@ def test_a_python_start_imports_from_a_zip_through_the_cache(tmp_path):
         ''')
     cache = str(tmp_path / 'cache')
     runs = [subprocess.check_output([sys.executable, '-c', script, MODULE, cache, archive]).decode().split()
-            for _ in range(2)]
+            for _run in range(2)]
     filename = os.path.join(archive, 'zipped_mod.py')
     assert runs[0] == ['42', filename, "['%s']" % filename]
     assert runs[1] == ['42', filename, '[]']
