@@ -19,6 +19,8 @@ from ansible_collections.fleet.linux.plugins.module_utils.md_progress import (
     StallWatch, job_finished, parse_md_line, parse_poll, poll_command, progress_line, stuck_advice)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'md_progress')
+# The POSIX shell raid_wait's poll runs in on Debian (its /bin/sh).
+SHELL = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
 
 
 def fixture(name):
@@ -110,18 +112,16 @@ def test_the_poll_command_runs_in_a_posix_shell(tmp_path):
     """The command on a fake host: the job file printed as is, a missing one as {}, no md arrays."""
     job = tmp_path / 'j1.2'
     job.write_text(u'{"changed": false}')
-    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
-    out = subprocess.check_output([shell, '-c', poll_command(str(job))]).decode()
+    out = subprocess.check_output([SHELL, '-c', poll_command(str(job))]).decode()
     polled = parse_poll(out)
     assert polled['job'] == {'changed': False} and polled['boot_id']
-    missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'))]).decode())
+    missing = parse_poll(subprocess.check_output([SHELL, '-c', poll_command(str(tmp_path / 'gone'))]).decode())
     assert missing['job'] is None
 
 
 def test_the_poll_reads_md_counters_with_the_shells_own_read(tmp_path):
     """Each array's counters from sysfs (an array without sync_action, as a RAID0, is left out), with no
     program but cat and sleep on PATH: a process per counter cost the guest 1.4 s a poll under TCG."""
-    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
     counters = dict(sync_action='reshape', array_state='clean', sync_speed='1024', sync_speed_max='200000 (system)',
                     reshape_position='3840', sync_completed='3840 / 194560')
     for name, files in (('md1', counters), ('md0', dict(array_state='clean'))):
@@ -136,7 +136,7 @@ def test_the_poll_reads_md_counters_with_the_shells_own_read(tmp_path):
     job = tmp_path / 'j1.2'
     job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
     command = poll_command(str(job), wait=0.4, pid=os.getpid(), sys_root=str(tmp_path / 'sys'))
-    run = subprocess.run([shell, '-c', command], env=dict(PATH=str(tools)), stdout=subprocess.PIPE,
+    run = subprocess.run([SHELL, '-c', command], env=dict(PATH=str(tools)), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, timeout=60, check=True)
     assert run.stderr == b''
     polled = parse_poll(run.stdout.decode())
@@ -148,21 +148,20 @@ def test_the_poll_reads_md_counters_with_the_shells_own_read(tmp_path):
 
 def test_the_poll_waits_on_the_node_until_the_job_has_ended(tmp_path):
     """A started job is waited for (up to the wait, then printed as it is); an ended one is printed at once."""
-    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
     job = tmp_path / 'j1.2'
     job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
     assert 'while' not in poll_command(str(job))
     # The job ends while the poll waits on the node: the poll prints its result (no second poll needed).
-    writer = subprocess.Popen([shell, '-c', 'sleep 0.5; printf \'{"changed": true}\' >%s.tmp; mv %s.tmp %s' % ((job,) * 3)])
-    polled = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), wait=120)], timeout=60).decode())
+    writer = subprocess.Popen([SHELL, '-c', 'sleep 0.5; printf \'{"changed": true}\' >%s.tmp; mv %s.tmp %s' % ((job,) * 3)])
+    polled = parse_poll(subprocess.check_output([SHELL, '-c', poll_command(str(job), wait=120)], timeout=60).decode())
     writer.wait()
     assert polled['job'] == {'changed': True} and job_finished(polled['job'])
     # Still running when the wait is over: printed as it is.
     job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
-    polled = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), wait=0.4)], timeout=60).decode())
+    polled = parse_poll(subprocess.check_output([SHELL, '-c', poll_command(str(job), wait=0.4)], timeout=60).decode())
     assert polled['job']['started'] == 1 and not job_finished(polled['job'])
     # A missing job file ends the wait at once (and reads as no job).
-    missing = parse_poll(subprocess.check_output([shell, '-c', poll_command(str(tmp_path / 'gone'), wait=120)],
+    missing = parse_poll(subprocess.check_output([SHELL, '-c', poll_command(str(tmp_path / 'gone'), wait=120)],
                                                  timeout=60).decode())
     assert missing['job'] is None
 
@@ -170,12 +169,11 @@ def test_the_poll_waits_on_the_node_until_the_job_has_ended(tmp_path):
 def test_the_poll_says_whether_the_jobs_process_runs(tmp_path):
     """A running process (even named with ') ' in it) is alive; an ended one, reaped or still a zombie, is not; without
     a pid nothing is said."""
-    shell = '/bin/dash' if os.path.exists('/bin/dash') else '/bin/sh'
     job = tmp_path / 'j1.2'
     job.write_text(u'{"started": 1, "finished": 0, "ansible_job_id": "j1.2"}')
 
     def polled(pid):
-        return parse_poll(subprocess.check_output([shell, '-c', poll_command(str(job), pid=pid)], timeout=60).decode())
+        return parse_poll(subprocess.check_output([SHELL, '-c', poll_command(str(job), pid=pid)], timeout=60).decode())
     assert polled(None)['alive'] is None
     odd = tmp_path / 'a) b'
     os.symlink('/bin/sleep', str(odd))
