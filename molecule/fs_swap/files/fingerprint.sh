@@ -36,4 +36,4 @@ for i in "${!devices[@]}"; do
   esac
 done
 matching '*devid*' btrfs filesystem show --raw /dev/vda3
-while read -r name type size _used priority; do echo "$name $type $size $priority"; done </proc/swaps
+while read -r swap type size _used priority; do echo "$swap $type $size $priority"; done </proc/swaps
